@@ -1,0 +1,405 @@
+/* The registry of threads started with go(), their blocking state, and the
+ * dump. Lock order: registry, then a thread's record, then a channel. The
+ * blocking primitives never hold a channel lock while they touch their record.
+ */
+#define _GNU_SOURCE
+#include "census.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "chan_internal.h"
+#include "clock.h"
+#include "go.h"
+
+struct record {
+    struct record *prev, *next; /* guarded by registry_mu */
+    pthread_mutex_t mu;         /* guards everything below */
+    pid_t tid;
+    char name[16];
+    enum census_state state;
+    const char *file;
+    int line;
+    int64_t since, deadline;
+    const struct chan_case *cases;
+    int n;
+};
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t registry_cond; /* on CLOCK_MONOTONIC; signalled when running drops */
+static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
+static struct record *registry;
+static int running;
+static _Thread_local struct record *self;
+
+static void registry_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&registry_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* ---- counting ---- */
+
+int census_threads_of(pid_t pid)
+{
+    char path[64];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/task");
+    else
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+int census_threads(void)
+{
+    return census_threads_of(0);
+}
+
+int census_settle(pid_t pid, int want, int64_t deadline)
+{
+    int64_t pause = 1;
+    for (;;) {
+        int n = census_threads_of(pid);
+        int64_t left = deadline - now_ms();
+        if (n == want || n < 0 || left <= 0)
+            return n;
+        if (pause > left)
+            pause = left;
+        struct timespec ts = { .tv_sec = pause / 1000, .tv_nsec = (pause % 1000) * 1000000 };
+        nanosleep(&ts, NULL);
+        if (pause < 100)
+            pause *= 2;
+    }
+}
+
+/* ---- go ---- */
+
+struct start {
+    struct record *rec;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void unregister(struct record *rec)
+{
+    pthread_mutex_lock(&registry_mu);
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        registry = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    running--;
+    pthread_cond_broadcast(&registry_cond);
+    pthread_mutex_unlock(&registry_mu);
+    pthread_mutex_destroy(&rec->mu);
+    free(rec);
+}
+
+static void *trampoline(void *p)
+{
+    struct start st = *(struct start *)p;
+    free(p);
+    self = st.rec;
+    pthread_mutex_lock(&self->mu);
+    self->tid = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_unlock(&self->mu);
+    pthread_setname_np(pthread_self(), self->name);
+    st.fn(st.arg);
+    self = NULL;
+    unregister(st.rec);
+    return NULL;
+}
+
+int go(const char *name, void (*fn)(void *arg), void *arg)
+{
+    pthread_once(&registry_once, registry_init);
+    struct record *rec = calloc(1, sizeof *rec);
+    struct start *st = malloc(sizeof *st);
+    if (!rec || !st) {
+        free(rec);
+        free(st);
+        return ENOMEM;
+    }
+    pthread_mutex_init(&rec->mu, NULL);
+    snprintf(rec->name, sizeof rec->name, "%s", name ? name : "go");
+    rec->state = CENSUS_RUNNING;
+    *st = (struct start){ rec, fn, arg };
+
+    pthread_mutex_lock(&registry_mu);
+    rec->next = registry;
+    if (registry)
+        registry->prev = rec;
+    registry = rec;
+    running++;
+    pthread_mutex_unlock(&registry_mu);
+
+    /* Signals belong to the thread that runs the event loop, not to workers:
+     * the new thread starts with every signal blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, trampoline, st);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        free(st);
+        unregister(rec);
+    }
+    return rc;
+}
+
+int go_running(void)
+{
+    pthread_mutex_lock(&registry_mu);
+    int n = running;
+    pthread_mutex_unlock(&registry_mu);
+    return n;
+}
+
+int go_wait_all(int64_t deadline)
+{
+    pthread_once(&registry_once, registry_init);
+    struct timespec ts;
+    deadline_to_timespec(deadline, &ts);
+    pthread_mutex_lock(&registry_mu);
+    while (running > 0) {
+        int rc = deadline < 0 ? pthread_cond_wait(&registry_cond, &registry_mu)
+                              : pthread_cond_timedwait(&registry_cond, &registry_mu, &ts);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    int n = running;
+    pthread_mutex_unlock(&registry_mu);
+    return n;
+}
+
+/* ---- blocking state ---- */
+
+void census_block(enum census_state state, const char *file, int line,
+                  const struct chan_case *cases, int n, int64_t deadline)
+{
+    struct record *r = self;
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->state = state;
+    r->file = file;
+    r->line = line;
+    r->cases = cases;
+    r->n = n;
+    r->deadline = deadline;
+    r->since = now_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+void census_unblock(void)
+{
+    struct record *r = self;
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->state = CENSUS_RUNNING;
+    r->file = NULL;
+    r->line = 0;
+    r->cases = NULL;
+    r->n = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- the dump ---- */
+
+struct row {
+    char name[16];
+    enum census_state state;
+    const char *file;
+    int line;
+    bool leaked;
+    int64_t min_ms, max_ms;
+    int count;
+    pid_t tid;
+};
+
+static const char *state_name(enum census_state s)
+{
+    static const char *names[] = { "running", "chan_send", "chan_recv",
+                                   "select",  "sleep",     "io" };
+    return names[s];
+}
+
+/* Nobody can wake a thread whose every channel is abandoned and that has no
+ * deadline: it is blocked for ever. */
+static bool is_leaked(const struct record *r)
+{
+    if (r->deadline >= 0 ||
+        (r->state != CENSUS_CHAN_SEND && r->state != CENSUS_CHAN_RECV &&
+         r->state != CENSUS_SELECT))
+        return false;
+    for (int i = 0; i < r->n; i++)
+        if (r->cases[i].ch && !chan_abandoned(r->cases[i].ch))
+            return false;
+    return true;
+}
+
+/* The last two parts of a path: "02-channel-block/leaky.c". */
+static const char *short_path(const char *path)
+{
+    const char *last = strrchr(path, '/');
+    if (!last)
+        return path;
+    const char *p = last;
+    while (p > path && p[-1] != '/')
+        p--;
+    return p;
+}
+
+static int same_group(const struct row *a, const struct row *b)
+{
+    if (a->state != b->state)
+        return a->state - b->state;
+    if (a->leaked != b->leaked)
+        return a->leaked - b->leaked;
+    int c = strcmp(a->name, b->name);
+    if (c)
+        return c;
+    c = strcmp(a->file ? a->file : "", b->file ? b->file : "");
+    if (c)
+        return c;
+    return a->line - b->line;
+}
+
+static int by_group(const void *a, const void *b)
+{
+    return same_group(a, b);
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    if (x->count != y->count)
+        return y->count - x->count;
+    return same_group(x, y);
+}
+
+/* Snapshots the registry into rows, one per thread. */
+static int snapshot(struct row **out)
+{
+    int64_t now = now_ms();
+    pthread_mutex_lock(&registry_mu);
+    int cap = running > 0 ? running : 1, n = 0;
+    struct row *rows = calloc((size_t)cap, sizeof *rows);
+    for (struct record *r = registry; r && rows && n < cap; r = r->next) {
+        pthread_mutex_lock(&r->mu);
+        struct row *w = &rows[n++];
+        memcpy(w->name, r->name, sizeof w->name);
+        w->state = r->state;
+        w->file = r->file ? short_path(r->file) : NULL;
+        w->line = r->line;
+        w->tid = r->tid;
+        w->leaked = is_leaked(r);
+        w->min_ms = w->max_ms = r->state == CENSUS_RUNNING ? 0 : now - r->since;
+        w->count = 1;
+        pthread_mutex_unlock(&r->mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+    *out = rows;
+    return rows ? n : 0;
+}
+
+static int group_rows(struct row *rows, int n)
+{
+    qsort(rows, (size_t)n, sizeof *rows, by_group);
+    int g = 0;
+    for (int i = 0; i < n; i++) {
+        if (g > 0 && same_group(&rows[g - 1], &rows[i]) == 0) {
+            struct row *w = &rows[g - 1];
+            w->count++;
+            if (rows[i].min_ms < w->min_ms)
+                w->min_ms = rows[i].min_ms;
+            if (rows[i].max_ms > w->max_ms)
+                w->max_ms = rows[i].max_ms;
+        } else {
+            rows[g++] = rows[i];
+        }
+    }
+    qsort(rows, (size_t)g, sizeof *rows, by_count);
+    return g;
+}
+
+static bool is_registered(const struct row *rows, int n, pid_t tid)
+{
+    for (int i = 0; i < n; i++)
+        if (rows[i].tid == tid)
+            return true;
+    return false;
+}
+
+/* Threads that go() did not start, by their kernel names. */
+static void dump_others(FILE *out, const struct row *rows, int n)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' || is_registered(rows, n, (pid_t)atoi(e->d_name)))
+            continue;
+        char path[300], comm[32] = "?";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(comm, sizeof comm, f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        fprintf(out, "%6d %-15s %-9s (tid %s, not started with go)\n", 1, comm, "running",
+                e->d_name);
+    }
+    closedir(dir);
+}
+
+void census_dump(FILE *out)
+{
+    struct row *rows;
+    int n = snapshot(&rows);
+    fprintf(out, "threads: %d\n", census_threads());
+    dump_others(out, rows, n);
+    int g = group_rows(rows, n);
+    for (int i = 0; i < g; i++) {
+        const struct row *r = &rows[i];
+        fprintf(out, "%6d %-15s %-9s", r->count, r->name, state_name(r->state));
+        if (r->file)
+            fprintf(out, " at %s:%d", r->file, r->line);
+        if (r->state != CENSUS_RUNNING)
+            fprintf(out, ", blocked %.1fs..%.1fs", r->min_ms / 1000.0, r->max_ms / 1000.0);
+        if (r->leaked)
+            fprintf(out, ", leaked");
+        fputc('\n', out);
+    }
+    free(rows);
+}

@@ -1,0 +1,57 @@
+/* census: how many threads a process has, and where they are blocked.
+ *
+ * The count comes from the kernel (/proc/PID/task), never from our own
+ * bookkeeping, so it includes threads we did not start. The dump is grouped
+ * like Go's /debug/pprof/goroutine?debug=1: threads started with go() that
+ * stand in the same state at the same file:line under the same name form one
+ * group, largest first, with how long they have been blocked there.
+ *
+ * A thread blocked on channels that nobody else holds any more (every
+ * remaining reference belongs to threads blocked on them, and no deadline
+ * will end the wait) is marked "leaked": nothing can ever wake it. This is Go
+ * 1.26's goroutineleak profile, computed from reference counts instead of the
+ * garbage collector, so it is only as good as the references: a thread that
+ * uses a channel without holding a reference to it makes the mark wrong.
+ * Context done channels are never marked: whoever holds the context may still
+ * cancel it.
+ */
+#ifndef COMMON_CENSUS_H
+#define COMMON_CENSUS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* The number of live threads of this process, or of process pid; -1 with
+ * errno set if /proc cannot be read (pid has exited, say). */
+int census_threads(void);
+int census_threads_of(pid_t pid);
+
+/* Polls census_threads_of(pid) (pid 0: this process) with growing waits, as
+ * Go's goleak does, until it equals want or the deadline (clock.h) passes.
+ * Returns the last count seen. A thread stays listed for a moment after it
+ * returns, so read the count this way, never once. */
+int census_settle(pid_t pid, int want, int64_t deadline);
+
+/* Writes the grouped dump of this process's threads to out. */
+void census_dump(FILE *out);
+
+/* What a thread started with go() is doing, as the dump shows it. */
+enum census_state {
+    CENSUS_RUNNING,
+    CENSUS_CHAN_SEND,
+    CENSUS_CHAN_RECV,
+    CENSUS_SELECT,
+    CENSUS_SLEEP,
+    CENSUS_IO,
+};
+
+/* For the blocking primitives in common/ only: the calling thread blocks in
+ * state at file:line, waiting on the n cases' channels until deadline; then
+ * it runs again. Cheap, and a no-op on threads not started with go(). */
+struct chan_case;
+void census_block(enum census_state state, const char *file, int line,
+                  const struct chan_case *cases, int n, int64_t deadline);
+void census_unblock(void);
+
+#endif

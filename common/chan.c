@@ -1,0 +1,570 @@
+/* Channels and select, after Go's runtime/chan.go and runtime/select.go.
+ *
+ * Each channel has one mutex, a ring buffer and two queues of blocked cases.
+ * A blocked thread owns one waiter (on its stack) with its own condition
+ * variable, so a send wakes exactly the receiver it hands its value to, never
+ * a crowd. A select queues one entry per case on each channel; the first
+ * channel to claim the waiter (under the waiter's mutex) completes that case,
+ * and the others skip the stale entries until the waiter removes them.
+ */
+#include "chan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "census.h"
+#include "chan_internal.h"
+#include "clock.h"
+
+enum { WAITING = -1, TIMED_OUT = -2 };
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int fired;   /* WAITING, TIMED_OUT, or the index of the completed case */
+    bool closed; /* the case completed because its channel was closed */
+};
+
+/* One case of a blocked thread, queued on its channel. */
+struct sudog {
+    struct waiter *w;
+    struct chan_case *c;
+    int index;
+    struct sudog *prev, *next;
+};
+
+struct queue {
+    struct sudog *head, *tail;
+};
+
+struct chan {
+    pthread_mutex_t mu;
+    size_t elem_size;
+    int cap;
+    int len;
+    int head; /* index of the oldest buffered value */
+    bool closed;
+    bool is_done;
+    struct queue sendq, recvq;
+    atomic_int refs;
+    int blocked; /* entries in sendq and recvq, for the census */
+    int64_t wake_at;
+    void (*wake)(void *arg);
+    void *wake_arg;
+    char *buf;
+};
+
+static void enqueue(chan_t *ch, struct queue *q, struct sudog *s)
+{
+    s->next = NULL;
+    s->prev = q->tail;
+    if (q->tail)
+        q->tail->next = s;
+    else
+        q->head = s;
+    q->tail = s;
+    ch->blocked++;
+}
+
+static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        q->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        q->tail = s->prev;
+    s->prev = s->next = NULL;
+    ch->blocked--;
+}
+
+/* Takes the first queued case whose thread is still waiting and claims that
+ * thread for it. Returns it with the waiter's mutex held, or NULL. */
+static struct sudog *claim_first(chan_t *ch, struct queue *q)
+{
+    struct sudog *s;
+    while ((s = q->head) != NULL) {
+        unlink_sudog(ch, q, s);
+        pthread_mutex_lock(&s->w->mu);
+        if (s->w->fired == WAITING) {
+            s->w->fired = s->index;
+            return s;
+        }
+        pthread_mutex_unlock(&s->w->mu);
+    }
+    return NULL;
+}
+
+static void wake_claimed(struct sudog *s, bool closed)
+{
+    s->w->closed = closed;
+    pthread_cond_signal(&s->w->cond);
+    pthread_mutex_unlock(&s->w->mu);
+}
+
+static char *slot(chan_t *ch, int i)
+{
+    return ch->buf + (size_t)((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+static void copy_out(chan_t *ch, void *dst, const void *src)
+{
+    if (dst)
+        memcpy(dst, src, ch->elem_size);
+}
+
+/* The send half of a select case, with ch locked. Returns true if it
+ * happened now (errno_out is EPIPE for a closed channel). */
+static bool try_send(chan_t *ch, const void *val, int *errno_out)
+{
+    if (ch->closed) {
+        *errno_out = EPIPE;
+        return true;
+    }
+    struct sudog *r = claim_first(ch, &ch->recvq);
+    if (r) {
+        copy_out(ch, r->c->val, val);
+        r->c->ok = true;
+        wake_claimed(r, false);
+        return true;
+    }
+    if (ch->len < ch->cap) {
+        memcpy(slot(ch, ch->len), val, ch->elem_size);
+        ch->len++;
+        return true;
+    }
+    return false;
+}
+
+/* The receive half, with ch locked. */
+static bool try_recv(chan_t *ch, void *val, bool *ok)
+{
+    if (ch->len > 0) {
+        copy_out(ch, val, slot(ch, 0));
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->len--;
+        /* A blocked sender's value takes the freed place, so order holds. */
+        struct sudog *s = claim_first(ch, &ch->sendq);
+        if (s) {
+            memcpy(slot(ch, ch->len), s->c->val, ch->elem_size);
+            ch->len++;
+            wake_claimed(s, false);
+        }
+        *ok = true;
+        return true;
+    }
+    struct sudog *s = claim_first(ch, &ch->sendq);
+    if (s) {
+        copy_out(ch, val, s->c->val);
+        wake_claimed(s, false);
+        *ok = true;
+        return true;
+    }
+    if (ch->closed) {
+        if (val)
+            memset(val, 0, ch->elem_size);
+        *ok = false;
+        return true;
+    }
+    return false;
+}
+
+chan_t *chan_make(size_t elem_size, int capacity)
+{
+    if (elem_size == 0 || capacity < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    chan_t *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, elem_size))) {
+        free(ch);
+        return NULL;
+    }
+    pthread_mutex_init(&ch->mu, NULL);
+    ch->elem_size = elem_size;
+    ch->cap = capacity;
+    ch->wake_at = -1;
+    atomic_init(&ch->refs, 1);
+    return ch;
+}
+
+chan_t *chan_ref(chan_t *ch)
+{
+    if (ch)
+        atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+    return ch;
+}
+
+void chan_release(chan_t *ch)
+{
+    if (!ch || atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_destroy(&ch->mu);
+    free(ch->buf);
+    free(ch);
+}
+
+int chan_close(chan_t *ch)
+{
+    if (!ch) {
+        errno = EPIPE;
+        return -1;
+    }
+    pthread_mutex_lock(&ch->mu);
+    if (ch->closed) {
+        pthread_mutex_unlock(&ch->mu);
+        errno = EPIPE;
+        return -1;
+    }
+    ch->closed = true;
+    ch->wake_at = -1;
+    struct sudog *s;
+    while ((s = claim_first(ch, &ch->recvq)) != NULL) {
+        if (s->c->val)
+            memset(s->c->val, 0, ch->elem_size);
+        s->c->ok = false;
+        wake_claimed(s, true);
+    }
+    while ((s = claim_first(ch, &ch->sendq)) != NULL)
+        wake_claimed(s, true);
+    pthread_mutex_unlock(&ch->mu);
+    return 0;
+}
+
+/* Runs a wake that has come due; the caller holds no lock. */
+static void run_due_wake(chan_t *ch)
+{
+    pthread_mutex_lock(&ch->mu);
+    void (*wake)(void *) = NULL;
+    void *arg = NULL;
+    if (ch->wake_at >= 0 && now_ms() >= ch->wake_at) {
+        wake = ch->wake;
+        arg = ch->wake_arg;
+        ch->wake_at = -1;
+    }
+    pthread_mutex_unlock(&ch->mu);
+    if (wake)
+        wake(arg);
+}
+
+int chan_len(chan_t *ch)
+{
+    if (!ch)
+        return 0;
+    run_due_wake(ch);
+    pthread_mutex_lock(&ch->mu);
+    int n = ch->len;
+    pthread_mutex_unlock(&ch->mu);
+    return n;
+}
+
+int chan_cap(chan_t *ch)
+{
+    return ch ? ch->cap : 0;
+}
+
+/* ---- select ---- */
+
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t x;
+    if (x == 0)
+        x = (uint64_t)(uintptr_t)&x ^ (uint64_t)now_ms() << 20 ^ 0x9e3779b97f4a7c15u;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(chan_t *const *)a, y = (uintptr_t)*(chan_t *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* The scratch a select needs: small selects use the stack, as Go's do. */
+enum { SMALL = 4 };
+struct scratch {
+    chan_t **locks;  /* distinct channels in address order */
+    int nlocks;
+    int *order;      /* cases in random poll order */
+    struct sudog *sudogs;
+    chan_t *locks_small[SMALL];
+    int order_small[SMALL];
+    struct sudog sudogs_small[SMALL];
+};
+
+static int scratch_init(struct scratch *sc, struct chan_case *cases, int n)
+{
+    if (n <= SMALL) {
+        sc->locks = sc->locks_small;
+        sc->order = sc->order_small;
+        sc->sudogs = sc->sudogs_small;
+    } else {
+        sc->locks = malloc((size_t)n * sizeof *sc->locks);
+        sc->order = malloc((size_t)n * sizeof *sc->order);
+        sc->sudogs = malloc((size_t)n * sizeof *sc->sudogs);
+        if (!sc->locks || !sc->order || !sc->sudogs) {
+            free(sc->locks), free(sc->order), free(sc->sudogs);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (cases[i].ch)
+            sc->locks[m++] = cases[i].ch;
+    if (m > 1)
+        qsort(sc->locks, (size_t)m, sizeof *sc->locks, by_address);
+    sc->nlocks = 0;
+    for (int i = 0; i < m; i++)
+        if (i == 0 || sc->locks[i] != sc->locks[i - 1])
+            sc->locks[sc->nlocks++] = sc->locks[i];
+    /* Fisher-Yates: when several cases are ready, each is equally likely. */
+    if (n > 0)
+        sc->order[0] = 0;
+    for (int i = 1; i < n; i++) {
+        int j = (int)(next_random() % (uint64_t)(i + 1));
+        sc->order[i] = sc->order[j];
+        sc->order[j] = i;
+    }
+    return 0;
+}
+
+static void scratch_free(struct scratch *sc)
+{
+    if (sc->locks != sc->locks_small) {
+        free(sc->locks);
+        free(sc->order);
+        free(sc->sudogs);
+    }
+}
+
+static void lock_all(struct scratch *sc)
+{
+    for (int i = 0; i < sc->nlocks; i++)
+        pthread_mutex_lock(&sc->locks[i]->mu);
+}
+
+static void unlock_all(struct scratch *sc)
+{
+    for (int i = sc->nlocks - 1; i >= 0; i--)
+        pthread_mutex_unlock(&sc->locks[i]->mu);
+}
+
+/* Pass 1: the first ready case in poll order, done now; -1 if none is ready.
+ * *due is set when a channel's wake has come due instead. */
+static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *due,
+                      int *err)
+{
+    int64_t now = -1;
+    *due = false;
+    for (int k = 0; k < n; k++) {
+        int i = sc->order[k];
+        struct chan_case *c = &cases[i];
+        if (!c->ch)
+            continue;
+        if (c->ch->wake_at >= 0) {
+            if (now < 0)
+                now = now_ms();
+            if (now >= c->ch->wake_at) {
+                *due = true;
+                continue;
+            }
+        }
+        if (c->op == CHAN_SEND ? try_send(c->ch, c->val, err)
+                               : try_recv(c->ch, c->val, &c->ok))
+            return i;
+    }
+    return -1;
+}
+
+/* Sleeps until a case fires or the wake time passes, then claims the waiter
+ * for the timeout if nothing fired first. */
+static void park(struct waiter *w, int64_t wake)
+{
+    struct timespec ts;
+    deadline_to_timespec(wake, &ts);
+    pthread_mutex_lock(&w->mu);
+    while (w->fired == WAITING) {
+        int rc = wake < 0 ? pthread_cond_wait(&w->cond, &w->mu)
+                          : pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+        if (rc == ETIMEDOUT && w->fired == WAITING)
+            w->fired = TIMED_OUT;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void waiter_init(struct waiter *w)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&w->mu, NULL);
+    w->fired = WAITING;
+    w->closed = false;
+}
+
+static void waiter_destroy(struct waiter *w)
+{
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* Queues every case, sleeps, dequeues what is left. Returns the case that
+ * fired, or TIMED_OUT. */
+static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t deadline,
+                 enum census_state state, const char *file, int line, int *err)
+{
+    struct waiter w;
+    waiter_init(&w);
+    int64_t wake = deadline;
+    for (int i = 0; i < n; i++) {
+        chan_t *ch = cases[i].ch;
+        struct sudog *s = &sc->sudogs[i];
+        *s = (struct sudog){ .w = &w, .c = &cases[i], .index = i };
+        if (!ch)
+            continue;
+        enqueue(ch, cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq, s);
+        if (ch->wake_at >= 0 && (wake < 0 || ch->wake_at < wake))
+            wake = ch->wake_at;
+    }
+    unlock_all(sc);
+
+    census_block(state, file, line, cases, n, deadline);
+    park(&w, wake);
+    census_unblock();
+
+    lock_all(sc);
+    for (int i = 0; i < n; i++) {
+        struct sudog *s = &sc->sudogs[i];
+        chan_t *ch = cases[i].ch;
+        if (ch && i != w.fired) {
+            struct queue *q = cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq;
+            if (s->prev || s->next || q->head == s)
+                unlink_sudog(ch, q, s);
+        }
+    }
+    unlock_all(sc);
+    if (w.fired >= 0 && w.closed && cases[w.fired].op == CHAN_SEND)
+        *err = EPIPE;
+    int fired = w.fired;
+    waiter_destroy(&w);
+    return fired;
+}
+
+static int select_impl(struct chan_case *cases, int n, int64_t deadline,
+                       enum census_state state, const char *file, int line)
+{
+    struct scratch sc;
+    if (n < 0 || (n > 0 && !cases)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (scratch_init(&sc, cases, n) < 0)
+        return -1;
+    int err = 0, chosen;
+    for (;;) {
+        bool due;
+        lock_all(&sc);
+        chosen = poll_cases(&sc, cases, n, &due, &err);
+        if (chosen >= 0) {
+            unlock_all(&sc);
+            break;
+        }
+        if (due) {
+            unlock_all(&sc);
+            for (int i = 0; i < sc.nlocks; i++)
+                run_due_wake(sc.locks[i]);
+            continue;
+        }
+        if (deadline >= 0 && now_ms() >= deadline) {
+            unlock_all(&sc);
+            err = ETIMEDOUT;
+            break;
+        }
+        chosen = block(&sc, cases, n, deadline, state, file, line, &err);
+        if (chosen >= 0)
+            break;
+        /* Timed out: either the deadline passed or a channel's wake came due;
+         * the next poll tells which. */
+    }
+    scratch_free(&sc);
+    errno = err;
+    return chosen >= 0 ? chosen : -1;
+}
+
+int chan_select_at(struct chan_case *cases, int n, int64_t deadline, const char *file,
+                   int line)
+{
+    return select_impl(cases, n, deadline, CENSUS_SELECT, file, line);
+}
+
+int chan_send_at(chan_t *ch, const void *val, const char *file, int line)
+{
+    struct chan_case c = chan_send_case(ch, val);
+    select_impl(&c, 1, -1, CENSUS_CHAN_SEND, file, line);
+    return errno == EPIPE ? -1 : 0;
+}
+
+bool chan_recv_at(chan_t *ch, void *val, const char *file, int line)
+{
+    struct chan_case c = chan_recv_case(ch, val);
+    select_impl(&c, 1, -1, CENSUS_CHAN_RECV, file, line);
+    return c.ok;
+}
+
+/* ---- time.After and the hooks for context.c and census.c ---- */
+
+static void timer_fire(void *arg)
+{
+    chan_t *ch = arg;
+    int64_t now = now_ms();
+    int err;
+    pthread_mutex_lock(&ch->mu);
+    try_send(ch, &now, &err);
+    pthread_mutex_unlock(&ch->mu);
+}
+
+chan_t *time_after(int64_t ms)
+{
+    chan_t *ch = chan_make(sizeof(int64_t), 1);
+    if (ch)
+        chan_set_wake(ch, deadline_after(ms < 0 ? 0 : ms), timer_fire, ch);
+    return ch;
+}
+
+void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&ch->mu);
+    ch->wake_at = at;
+    ch->wake = wake;
+    ch->wake_arg = arg;
+    pthread_mutex_unlock(&ch->mu);
+}
+
+void chan_mark_done(chan_t *ch)
+{
+    pthread_mutex_lock(&ch->mu);
+    ch->is_done = true;
+    pthread_mutex_unlock(&ch->mu);
+}
+
+bool chan_abandoned(chan_t *ch)
+{
+    pthread_mutex_lock(&ch->mu);
+    bool abandoned = !ch->is_done && ch->wake_at < 0 &&
+                     atomic_load(&ch->refs) <= ch->blocked;
+    pthread_mutex_unlock(&ch->mu);
+    return abandoned;
+}

@@ -1,0 +1,38 @@
+#include "clock.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "census.h"
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t deadline_after(int64_t ms)
+{
+    return ms < 0 ? -1 : now_ms() + ms;
+}
+
+void deadline_to_timespec(int64_t deadline, struct timespec *ts)
+{
+    ts->tv_sec = deadline / 1000;
+    ts->tv_nsec = (deadline % 1000) * 1000000;
+}
+
+void time_sleep_at(int64_t ms, const char *file, int line)
+{
+    if (ms <= 0)
+        return;
+    int64_t deadline = now_ms() + ms;
+    struct timespec ts;
+    deadline_to_timespec(deadline, &ts);
+    census_block(CENSUS_SLEEP, file, line, NULL, 0, deadline);
+    /* Restarts after a signal: time.Sleep is not cut short either. */
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    census_unblock();
+}

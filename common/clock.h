@@ -1,0 +1,29 @@
+/* clock: Go's time.Now, time.Sleep and deadlines, in milliseconds.
+ *
+ * Every blocking call in common/ takes one absolute deadline, as libdill's do:
+ * a CLOCK_MONOTONIC time in milliseconds, -1 for "wait for ever" and 0 for
+ * "do not wait at all". Compute a conversation's deadline once, with
+ * deadline_after, and pass the same value to every call in it.
+ */
+#ifndef COMMON_CLOCK_H
+#define COMMON_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock; only differences mean anything. */
+int64_t now_ms(void);
+
+/* The deadline ms milliseconds from now; -1 (for ever) when ms is negative. */
+int64_t deadline_after(int64_t ms);
+
+/* Fills a timespec on CLOCK_MONOTONIC for pthread_cond_timedwait and friends. */
+struct timespec;
+void deadline_to_timespec(int64_t deadline, struct timespec *ts);
+
+/* time.Sleep: pauses the calling thread for ms milliseconds. The census shows
+ * the thread as "sleep" meanwhile. A sleeping thread cannot be cancelled:
+ * that is why the fixed chapters select on time_after and ctx_done instead. */
+#define time_sleep(ms) time_sleep_at((ms), __FILE__, __LINE__)
+void time_sleep_at(int64_t ms, const char *file, int line);
+
+#endif

@@ -1,0 +1,283 @@
+/* Contexts, after Go's context.go: a tree with one mutex per node.
+ *
+ * Locks are always taken parent before child, so a cancel can walk down the
+ * tree holding each lock it passes. A parent's list of children holds no
+ * references; a child holds one on its parent until it is freed, and unlinks
+ * itself (under the parent's lock) when it is cancelled or freed, so a parent
+ * never touches a child that is gone.
+ */
+#include "context.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "chan_internal.h"
+#include "clock.h"
+
+struct ctx {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    ctx_t *parent;              /* NULL under background; fixed at birth */
+    ctx_t *children;            /* not cancelled yet; guarded by mu */
+    ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
+    bool in_parent;             /* guarded by parent->mu */
+    chan_t *done;
+    int64_t deadline;
+    int fd;
+    int err, cause;             /* guarded by mu */
+};
+
+static ctx_t background = { .deadline = -1, .fd = -1 };
+
+ctx_t *ctx_background(void)
+{
+    return &background;
+}
+
+static bool is_background(ctx_t *ctx)
+{
+    return ctx == &background;
+}
+
+static void unlink_child(ctx_t *parent, ctx_t *child)
+{
+    if (!child->in_parent)
+        return;
+    if (child->prev)
+        child->prev->next = child->next;
+    else
+        parent->children = child->next;
+    if (child->next)
+        child->next->prev = child->prev;
+    child->prev = child->next = NULL;
+    child->in_parent = false;
+}
+
+/* Makes fd readable from now on: a timer already expired. */
+static void fd_fire(int fd)
+{
+    struct itimerspec now = { .it_value = { .tv_nsec = 1 } };
+    if (fd >= 0)
+        timerfd_settime(fd, 0, &now, NULL);
+}
+
+/* Cancels ctx and its subtree, with ctx->mu not held by the caller. When
+ * from_parent is set the parent's lock is held and the parent unlinks. */
+static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
+{
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->err) {
+        pthread_mutex_unlock(&ctx->mu);
+        return;
+    }
+    ctx->err = err;
+    ctx->cause = cause ? cause : err;
+    ctx_t *child;
+    while ((child = ctx->children) != NULL) {
+        unlink_child(ctx, child);
+        cancel(child, err, ctx->cause, true);
+    }
+    chan_close(ctx->done);
+    fd_fire(ctx->fd);
+    pthread_mutex_unlock(&ctx->mu);
+
+    if (!from_parent && ctx->parent) {
+        pthread_mutex_lock(&ctx->parent->mu);
+        unlink_child(ctx->parent, ctx);
+        pthread_mutex_unlock(&ctx->parent->mu);
+    }
+}
+
+/* The deadline's wake, run by whichever waiter notices it first. */
+static void expire(void *arg)
+{
+    cancel(arg, ETIMEDOUT, 0, false);
+}
+
+static void expire_if_due(ctx_t *ctx)
+{
+    if (ctx->deadline >= 0 && now_ms() >= ctx->deadline)
+        expire(ctx);
+}
+
+ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
+{
+    ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    if (!(ctx->done = chan_make(1, 0))) {
+        free(ctx);
+        return NULL;
+    }
+    pthread_mutex_init(&ctx->mu, NULL);
+    atomic_init(&ctx->refs, 1);
+    ctx->fd = -1;
+    chan_mark_done(ctx->done);
+    ctx->deadline = deadline;
+    if (parent->deadline >= 0 && (deadline < 0 || parent->deadline < deadline))
+        ctx->deadline = parent->deadline;
+    if (ctx->deadline >= 0)
+        chan_set_wake(ctx->done, ctx->deadline, expire, ctx);
+    if (is_background(parent))
+        return ctx;
+
+    ctx->parent = ctx_ref(parent);
+    pthread_mutex_lock(&parent->mu);
+    int err = parent->err, cause = parent->cause;
+    if (!err) {
+        ctx->next = parent->children;
+        if (parent->children)
+            parent->children->prev = ctx;
+        parent->children = ctx;
+        ctx->in_parent = true;
+    }
+    pthread_mutex_unlock(&parent->mu);
+    if (err)
+        cancel(ctx, err, cause, false);
+    else
+        expire_if_due(ctx);
+    return ctx;
+}
+
+ctx_t *ctx_with_cancel(ctx_t *parent)
+{
+    return ctx_with_deadline(parent, -1);
+}
+
+ctx_t *ctx_with_timeout(ctx_t *parent, int64_t ms)
+{
+    return ctx_with_deadline(parent, deadline_after(ms < 0 ? 0 : ms));
+}
+
+void ctx_cancel(ctx_t *ctx)
+{
+    ctx_cancel_cause(ctx, 0);
+}
+
+void ctx_cancel_cause(ctx_t *ctx, int cause)
+{
+    if (ctx && !is_background(ctx))
+        cancel(ctx, ECANCELED, cause, false);
+}
+
+ctx_t *ctx_ref(ctx_t *ctx)
+{
+    if (ctx && !is_background(ctx))
+        atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+    return ctx;
+}
+
+void ctx_release(ctx_t *ctx)
+{
+    if (!ctx || is_background(ctx) ||
+        atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (ctx->parent) {
+        pthread_mutex_lock(&ctx->parent->mu);
+        unlink_child(ctx->parent, ctx);
+        pthread_mutex_unlock(&ctx->parent->mu);
+        ctx_release(ctx->parent);
+    }
+    if (ctx->fd >= 0)
+        close(ctx->fd);
+    chan_release(ctx->done);
+    pthread_mutex_destroy(&ctx->mu);
+    free(ctx);
+}
+
+chan_t *ctx_done(ctx_t *ctx)
+{
+    return ctx->done;
+}
+
+int ctx_err(ctx_t *ctx)
+{
+    if (is_background(ctx))
+        return 0;
+    expire_if_due(ctx);
+    pthread_mutex_lock(&ctx->mu);
+    int err = ctx->err;
+    pthread_mutex_unlock(&ctx->mu);
+    return err;
+}
+
+int ctx_cause(ctx_t *ctx)
+{
+    if (is_background(ctx))
+        return 0;
+    expire_if_due(ctx);
+    pthread_mutex_lock(&ctx->mu);
+    int cause = ctx->cause;
+    pthread_mutex_unlock(&ctx->mu);
+    return cause;
+}
+
+int64_t ctx_deadline(ctx_t *ctx)
+{
+    return ctx->deadline;
+}
+
+int ctx_fd(ctx_t *ctx)
+{
+    if (is_background(ctx))
+        return -1;
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->fd < 0) {
+        ctx->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (ctx->fd >= 0 && ctx->err) {
+            fd_fire(ctx->fd);
+        } else if (ctx->fd >= 0 && ctx->deadline >= 0) {
+            struct itimerspec at = { 0 };
+            deadline_to_timespec(ctx->deadline, &at.it_value);
+            if (at.it_value.tv_sec == 0 && at.it_value.tv_nsec == 0)
+                at.it_value.tv_nsec = 1; /* zero would disarm it */
+            timerfd_settime(ctx->fd, TFD_TIMER_ABSTIME, &at, NULL);
+        }
+    }
+    int fd = ctx->fd;
+    pthread_mutex_unlock(&ctx->mu);
+    return fd;
+}
+
+int ctx_poll_at(ctx_t *ctx, int fd, short events, int64_t deadline, const char *file,
+                int line)
+{
+    int cfd = ctx_fd(ctx);
+    if (cfd < 0 && !is_background(ctx))
+        return -1;
+    int rc = -1;
+    census_block(CENSUS_IO, file, line, NULL, 0, deadline);
+    for (;;) {
+        int err = ctx_err(ctx);
+        if (err) {
+            errno = err;
+            break;
+        }
+        int timeout = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0) {
+                errno = ETIMEDOUT;
+                break;
+            }
+            timeout = left > 60000 ? 60000 : (int)left;
+        }
+        struct pollfd fds[2] = { { .fd = fd, .events = events }, { .fd = cfd, .events = POLLIN } };
+        int n = poll(fds, 2, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0 && fds[0].revents) {
+            rc = 0;
+            break;
+        }
+    }
+    census_unblock();
+    return rc;
+}

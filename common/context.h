@@ -1,0 +1,102 @@
+/* context: Go's context.Context for threads: cancellation and deadlines that
+ * travel down a tree of work.
+ *
+ * A context is done once it is cancelled or its deadline passes. Then its
+ * done channel is closed, its file descriptor becomes readable, ctx_err says
+ * why, and every context derived from it is done too. Nothing flows upward:
+ * cancelling a child leaves its parent alone.
+ *
+ * The rules a caller follows, as in Go:
+ * - Pass the context to every function and thread that does work for the
+ *   request, and have every blocking wait watch it (select on ctx_done, or poll
+ *   ctx_fd beside a socket). A thread that does not watch it cannot be stopped.
+ * - Never use ctx_background() inside a request: a context derived from it is
+ *   cancelled only by its own cancel, so a hang-up no longer reaches it.
+ * - Whoever creates a context with ctx_with_cancel/_timeout/_deadline cancels
+ *   it when the work is done (Go's `defer cancel()`): ctx_cancel, then
+ *   ctx_release. Failing to cancel keeps its children alive until the parent is
+ *   cancelled.
+ *
+ * C adds lifetimes. A context is reference counted: the creator holds one
+ * reference, and a thread that may outlive the creator takes its own with
+ * ctx_ref and drops it with ctx_release. A child holds a reference on its
+ * parent until it is cancelled or freed. A deadline costs no thread and no
+ * timer: waiters wake at the deadline themselves, and cancelling or freeing
+ * the context leaves nothing behind.
+ *
+ * All functions are safe to call from any thread.
+ */
+#ifndef COMMON_CONTEXT_H
+#define COMMON_CONTEXT_H
+
+#include <stdint.h>
+
+#include "chan.h"
+
+typedef struct ctx ctx_t;
+
+/* context.Background(): never cancelled, has no deadline, lives for ever.
+ * ctx_ref and ctx_release on it do nothing. */
+ctx_t *ctx_background(void);
+
+/* context.WithCancel(parent): a child that is done when ctx_cancel is called
+ * on it or when parent is done, whichever happens first. Returns NULL with
+ * errno ENOMEM when out of memory. */
+ctx_t *ctx_with_cancel(ctx_t *parent);
+
+/* context.WithDeadline(parent, d): also done at the absolute deadline (clock.h).
+ * If parent's deadline is earlier, the child's is the parent's. */
+ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline);
+
+/* context.WithTimeout(parent, ms): ctx_with_deadline(parent, now + ms). */
+ctx_t *ctx_with_timeout(ctx_t *parent, int64_t ms);
+
+/* The CancelFunc: cancels ctx and its descendants with err ECANCELED, and
+ * removes ctx from its parent. After the first call, later calls do nothing. */
+void ctx_cancel(ctx_t *ctx);
+
+/* context.WithCancelCause's cancel(cause): as ctx_cancel, and ctx_cause then
+ * returns cause (a non-zero errno-style value; 0 means ECANCELED). */
+void ctx_cancel_cause(ctx_t *ctx, int cause);
+
+/* Adds a reference and returns ctx, so that ctx_ref(ctx) can be handed over. */
+ctx_t *ctx_ref(ctx_t *ctx);
+
+/* Drops a reference; the last one frees ctx (and removes it from its parent
+ * if it was never cancelled). NULL is ignored. */
+void ctx_release(ctx_t *ctx);
+
+/* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for
+ * ctx_background(), as Go's Background().Done() is nil: a case on it is never
+ * chosen. Borrowed: valid while the caller holds its reference to ctx. */
+chan_t *ctx_done(ctx_t *ctx);
+
+/* ctx.Err(): 0 while ctx is not done; then ECANCELED (context.Canceled) or
+ * ETIMEDOUT (context.DeadlineExceeded). */
+int ctx_err(ctx_t *ctx);
+
+/* context.Cause(ctx): 0 while not done; then the cause given to
+ * ctx_cancel_cause, or else the same value as ctx_err. A child cancelled by
+ * its parent has its parent's cause. */
+int ctx_cause(ctx_t *ctx);
+
+/* ctx.Deadline(): the absolute deadline, or -1 if there is none. */
+int64_t ctx_deadline(ctx_t *ctx);
+
+/* A file descriptor that becomes readable when ctx is done (at once on
+ * cancel; at the deadline), so poll() can wait on a socket and the context
+ * together. Owned by ctx: do not read or close it. -1 for ctx_background(),
+ * which poll() ignores. Returns -1 with errno set if no descriptor could be
+ * made. */
+int ctx_fd(ctx_t *ctx);
+
+/* Waits until fd is ready for events (POLLIN, POLLOUT), ctx is done or the
+ * deadline passes. Returns 0 when fd is ready (or has hung up or failed: the
+ * next read or write says which); -1 with errno set to ctx_err(ctx) when ctx is
+ * done, or ETIMEDOUT at the deadline. The census shows the thread in "io". */
+#define ctx_poll(ctx, fd, events, deadline) \
+    ctx_poll_at((ctx), (fd), (events), (deadline), __FILE__, __LINE__)
+int ctx_poll_at(ctx_t *ctx, int fd, short events, int64_t deadline,
+                const char *file, int line);
+
+#endif

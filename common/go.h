@@ -1,0 +1,26 @@
+/* go: Go's `go` statement. Starts fn(arg) on a new thread of its own.
+ *
+ * The thread is detached, as a goroutine is: nobody joins it, so it must have
+ * a way out of its own. It carries name (at most 15 bytes are kept) in the
+ * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it is
+ * registered with the census, which can then say where it is blocked.
+ */
+#ifndef COMMON_GO_H
+#define COMMON_GO_H
+
+#include <stdint.h>
+
+/* Returns 0 once the thread is started, or the error pthread_create gave
+ * (EAGAIN when the system is out of threads); then fn never runs and arg is
+ * still the caller's to free. */
+int go(const char *name, void (*fn)(void *arg), void *arg);
+
+/* How many threads started with go are still running fn. */
+int go_running(void);
+
+/* Waits until no thread started with go is running fn, or the deadline
+ * (clock.h) passes. Returns how many are still running. For shutdown: the
+ * threads must first be told to stop (cancel their contexts). */
+int go_wait_all(int64_t deadline);
+
+#endif

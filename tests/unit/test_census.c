@@ -1,0 +1,200 @@
+/* census: counting threads from the kernel, and the grouped dump. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "chan.h"
+#include "clock.h"
+#include "context.h"
+#include "go.h"
+#include "unit.h"
+
+/* Each gated thread holds its own reference, as chan.h asks. */
+static void wait_at_gate(void *arg)
+{
+    chan_recv((chan_t *)arg, NULL);
+    chan_release(arg);
+}
+
+START_TEST(count_follows_threads_starting_and_exiting)
+{
+    int base = census_threads();
+    chan_t *gate = chan_make(1, 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(go("gated", wait_at_gate, chan_ref(gate)), 0);
+    ck_assert_int_eq(census_settle(0, base + 5, deadline_after(2000)), base + 5);
+    ck_assert_int_eq(go_running(), 5);
+    chan_close(gate);
+    ck_assert_int_eq(census_settle(0, base, deadline_after(2000)), base);
+    ck_assert_int_eq(go_running(), 0);
+    chan_release(gate);
+}
+END_TEST
+
+START_TEST(count_of_this_process_by_pid_and_of_a_missing_one)
+{
+    ck_assert_int_eq(census_threads_of(getpid()), census_threads());
+    errno = 0;
+    ck_assert_int_eq(census_threads_of(-2), -1);
+    ck_assert_int_ne(errno, 0);
+}
+END_TEST
+
+START_TEST(settle_gives_up_at_its_deadline)
+{
+    int base = census_threads();
+    int64_t start = now_ms();
+    ck_assert_int_eq(census_settle(0, base + 1, start + 50), base);
+    ck_assert_int_ge(now_ms(), start + 50);
+}
+END_TEST
+
+static void say_name(void *arg)
+{
+    pthread_getname_np(pthread_self(), arg, 16);
+}
+
+START_TEST(go_gives_the_thread_its_name_in_the_kernel)
+{
+    char name[16] = "";
+    ck_assert_int_eq(go("named-worker", say_name, name), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_str_eq(name, "named-worker");
+}
+END_TEST
+
+static void wait_at_gate_too(void *arg)
+{
+    chan_recv((chan_t *)arg, NULL);
+    chan_release(arg);
+}
+
+static void doze(void *arg)
+{
+    (void)arg;
+    time_sleep(500);
+}
+
+START_TEST(dump_groups_threads_blocked_at_the_same_place)
+{
+    chan_t *gate = chan_make(1, 0);
+    for (int i = 0; i < 5; i++)
+        go("gated", wait_at_gate, chan_ref(gate));
+    for (int i = 0; i < 2; i++)
+        go("gated", wait_at_gate_too, chan_ref(gate));
+    go("dozer", doze, NULL);
+    ck_assert(unit_blocked(7, "gated", "chan_recv"));
+    ck_assert(unit_blocked(1, "dozer", "sleep"));
+
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    census_dump(f);
+    fclose(f);
+    char first[64];
+    snprintf(first, sizeof first, "threads: %d\n", census_threads());
+    ck_assert_msg(strncmp(text, first, strlen(first)) == 0, "dump: %s", text);
+    /* Two groups of gated threads, the larger first, each at its own line. */
+    const char *five = strstr(text, "     5 gated           chan_recv at unit/test_census.c:");
+    const char *two = strstr(text, "     2 gated           chan_recv at unit/test_census.c:");
+    ck_assert_msg(five && two && five < two, "dump: %s", text);
+    ck_assert_msg(strstr(text, "     1 dozer           sleep     at unit/test_census.c:"),
+                  "dump: %s", text);
+    ck_assert_msg(strstr(text, "not started with go"), "dump: %s", text);
+    ck_assert_msg(!strstr(text, "leaked"), "dump: %s", text);
+    free(text);
+    chan_close(gate);
+    chan_release(gate);
+}
+END_TEST
+
+static void send_one(void *arg)
+{
+    chan_t *ch = arg;
+    int one = 1;
+    chan_send(ch, &one);
+    chan_release(ch);
+}
+
+START_TEST(a_sender_on_a_channel_its_creator_released_is_leaked)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    ck_assert_int_eq(go("orphan", send_one, chan_ref(ch)), 0);
+    ck_assert(unit_blocked(1, "orphan", "chan_send"));
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 0);
+    /* The seed's worker(): make the channel, start the sender, forget it. */
+    chan_t *forgotten = ch;
+    chan_release(ch);
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 1);
+    /* Only the test, holding no reference, can still rescue it. */
+    chan_ref(forgotten);
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 0);
+    ck_assert(chan_recv(forgotten, NULL));
+    chan_release(forgotten);
+}
+END_TEST
+
+static void send_one_back(void *arg)
+{
+    chan_t *ch = arg;
+    chan_recv(ch, NULL);
+    chan_release(ch);
+}
+
+static void wait_on_done_only(void *arg)
+{
+    ctx_t *ctx = arg;
+    chan_recv(ctx_done(ctx), NULL);
+    ctx_release(ctx);
+}
+
+START_TEST(waiting_on_a_context_or_a_timer_is_never_leaked)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    ck_assert_int_eq(go("ctx-waiter", wait_on_done_only, ctx_ref(ctx)), 0);
+    ck_assert(unit_blocked(1, "ctx-waiter", "chan_recv"));
+    ck_assert_int_eq(unit_census_count("ctx-waiter", "chan_recv", true), 0);
+    ctx_cancel(ctx);
+    ctx_release(ctx);
+
+    /* The waiter holds the only reference, but the timer will fire. */
+    chan_t *timer = time_after(200);
+    ck_assert_int_eq(go("timer-waiter", send_one_back, chan_ref(timer)), 0);
+    chan_release(timer);
+    ck_assert(unit_blocked(1, "timer-waiter", "chan_recv"));
+    ck_assert_int_eq(unit_census_count("timer-waiter", "chan_recv", true), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+}
+END_TEST
+
+START_TEST(go_wait_all_waits_for_every_go_thread)
+{
+    chan_t *gate = chan_make(1, 0);
+    for (int i = 0; i < 3; i++)
+        go("gated", wait_at_gate, chan_ref(gate));
+    int64_t start = now_ms();
+    ck_assert_int_eq(go_wait_all(start + 30), 3);
+    ck_assert_int_ge(now_ms(), start + 30);
+    chan_close(gate);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    chan_release(gate);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("census");
+    UNIT_ADD(s, count_follows_threads_starting_and_exiting);
+    UNIT_ADD(s, count_of_this_process_by_pid_and_of_a_missing_one);
+    UNIT_ADD(s, settle_gives_up_at_its_deadline);
+    UNIT_ADD(s, go_gives_the_thread_its_name_in_the_kernel);
+    UNIT_ADD(s, dump_groups_threads_blocked_at_the_same_place);
+    UNIT_ADD(s, a_sender_on_a_channel_its_creator_released_is_leaked);
+    UNIT_ADD(s, waiting_on_a_context_or_a_timer_is_never_leaked);
+    UNIT_ADD(s, go_wait_all_waits_for_every_go_thread);
+    return unit_run(s);
+}

@@ -1,0 +1,322 @@
+/* Channels: the cases Go's chan_test.go covers, for threads. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "census.h"
+#include "chan.h"
+#include "clock.h"
+#include "go.h"
+#include "unit.h"
+
+START_TEST(make_rejects_bad_arguments)
+{
+    errno = 0;
+    ck_assert_ptr_null(chan_make(0, 1));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(chan_make(sizeof(int), -1));
+    ck_assert_int_eq(errno, EINVAL);
+    chan_t *ch = chan_make(sizeof(int), 0);
+    ck_assert_ptr_nonnull(ch);
+    ck_assert_int_eq(chan_cap(ch), 0);
+    ck_assert_int_eq(chan_len(ch), 0);
+    chan_release(ch);
+}
+END_TEST
+
+struct rendezvous {
+    chan_t *ch;
+    atomic_bool sent;
+};
+
+static void send_42(void *arg)
+{
+    struct rendezvous *r = arg;
+    int v = 42;
+    ck_assert_int_eq(chan_send(r->ch, &v), 0);
+    atomic_store(&r->sent, true);
+}
+
+START_TEST(rendezvous_send_waits_for_its_receiver)
+{
+    struct rendezvous r = { .ch = chan_make(sizeof(int), 0) };
+    ck_assert_int_eq(go("rv-sender", send_42, &r), 0);
+    ck_assert(unit_blocked(1, "rv-sender", "chan_send"));
+    ck_assert(!atomic_load(&r.sent));
+    ck_assert_int_eq(chan_len(r.ch), 0);
+    int v = 0;
+    ck_assert(chan_recv(r.ch, &v));
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert(atomic_load(&r.sent));
+    chan_release(r.ch);
+}
+END_TEST
+
+START_TEST(buffered_keeps_fifo_order_up_to_capacity)
+{
+    chan_t *ch = chan_make(sizeof(int), 3);
+    for (int i = 1; i <= 3; i++)
+        ck_assert_int_eq(chan_send(ch, &i), 0);
+    ck_assert_int_eq(chan_len(ch), 3);
+    ck_assert_int_eq(chan_cap(ch), 3);
+    int four = 4;
+    struct chan_case full = chan_send_case(ch, &four);
+    ck_assert_int_eq(chan_select(&full, 1, 0), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    for (int i = 1; i <= 3; i++) {
+        int v = 0;
+        ck_assert(chan_recv(ch, &v));
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(chan_len(ch), 0);
+    chan_release(ch);
+}
+END_TEST
+
+START_TEST(close_drains_buffer_then_gives_zero_and_not_ok)
+{
+    chan_t *ch = chan_make(sizeof(int), 2);
+    int a = 7, b = 8, v;
+    chan_send(ch, &a);
+    chan_send(ch, &b);
+    ck_assert_int_eq(chan_close(ch), 0);
+    ck_assert(chan_recv(ch, &v));
+    ck_assert_int_eq(v, 7);
+    ck_assert(chan_recv(ch, &v));
+    ck_assert_int_eq(v, 8);
+    v = -1;
+    ck_assert(!chan_recv(ch, &v));
+    ck_assert_int_eq(v, 0);
+    ck_assert(!chan_recv(ch, NULL));
+    chan_release(ch);
+}
+END_TEST
+
+START_TEST(send_on_closed_and_double_close_return_epipe)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    int v = 1;
+    chan_close(ch);
+    errno = 0;
+    ck_assert_int_eq(chan_send(ch, &v), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    errno = 0;
+    ck_assert_int_eq(chan_close(ch), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    chan_release(ch);
+}
+END_TEST
+
+struct closer_test {
+    chan_t *ch;
+    atomic_int not_ok, epipe;
+};
+
+static void recv_until_closed(void *arg)
+{
+    struct closer_test *t = arg;
+    int v = -1;
+    if (!chan_recv(t->ch, &v) && v == 0)
+        atomic_fetch_add(&t->not_ok, 1);
+}
+
+static void send_until_closed(void *arg)
+{
+    struct closer_test *t = arg;
+    int v = 5;
+    if (chan_send(t->ch, &v) == -1 && errno == EPIPE)
+        atomic_fetch_add(&t->epipe, 1);
+}
+
+START_TEST(close_wakes_every_blocked_receiver)
+{
+    struct closer_test t = { .ch = chan_make(sizeof(int), 0) };
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(go("closed-recv", recv_until_closed, &t), 0);
+    ck_assert(unit_blocked(4, "closed-recv", "chan_recv"));
+    chan_close(t.ch);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&t.not_ok), 4);
+    chan_release(t.ch);
+}
+END_TEST
+
+START_TEST(close_wakes_every_blocked_sender_with_epipe)
+{
+    struct closer_test t = { .ch = chan_make(sizeof(int), 0) };
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(go("closed-send", send_until_closed, &t), 0);
+    ck_assert(unit_blocked(3, "closed-send", "chan_send"));
+    chan_close(t.ch);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&t.epipe), 3);
+    chan_release(t.ch);
+}
+END_TEST
+
+/* Many producers and consumers: every value arrives exactly once. */
+enum { PRODUCERS = 4, CONSUMERS = 4, PER_PRODUCER = 5000 };
+
+struct mpmc {
+    chan_t *ch;
+    atomic_int next_producer;
+    atomic_int seen[PRODUCERS * PER_PRODUCER];
+    atomic_int producers_left;
+};
+
+static void produce(void *arg)
+{
+    struct mpmc *m = arg;
+    int p = atomic_fetch_add(&m->next_producer, 1);
+    for (int i = 0; i < PER_PRODUCER; i++) {
+        int v = p * PER_PRODUCER + i;
+        chan_send(m->ch, &v);
+    }
+    if (atomic_fetch_sub(&m->producers_left, 1) == 1)
+        chan_close(m->ch);
+}
+
+static void consume(void *arg)
+{
+    struct mpmc *m = arg;
+    int v;
+    while (chan_recv(m->ch, &v))
+        atomic_fetch_add(&m->seen[v], 1);
+}
+
+static void run_mpmc(int capacity)
+{
+    struct mpmc *m = calloc(1, sizeof *m);
+    m->ch = chan_make(sizeof(int), capacity);
+    atomic_store(&m->producers_left, PRODUCERS);
+    for (int i = 0; i < CONSUMERS; i++)
+        ck_assert_int_eq(go("consumer", consume, m), 0);
+    for (int i = 0; i < PRODUCERS; i++)
+        ck_assert_int_eq(go("producer", produce, m), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(20000)), 0);
+    for (int v = 0; v < PRODUCERS * PER_PRODUCER; v++)
+        ck_assert_msg(atomic_load(&m->seen[v]) == 1, "value %d seen %d times", v,
+                      atomic_load(&m->seen[v]));
+    chan_release(m->ch);
+    free(m);
+}
+
+START_TEST(many_producers_consumers_buffered_lose_and_duplicate_nothing)
+{
+    run_mpmc(16);
+}
+END_TEST
+
+START_TEST(many_producers_consumers_unbuffered_lose_and_duplicate_nothing)
+{
+    run_mpmc(0);
+}
+END_TEST
+
+START_TEST(timer_channel_fires_after_its_time)
+{
+    int64_t start = now_ms();
+    chan_t *t = time_after(30);
+    int64_t fired = 0;
+    ck_assert(chan_recv(t, &fired));
+    ck_assert_int_ge(fired, start + 30);
+    ck_assert_int_ge(now_ms(), start + 30);
+    chan_release(t);
+}
+END_TEST
+
+START_TEST(timer_channel_is_freed_before_it_fires)
+{
+    /* LeakSanitizer and the thread count check that nothing stays behind. */
+    chan_t *t = time_after(60 * 60 * 1000);
+    ck_assert_int_eq(chan_len(t), 0);
+    chan_release(t);
+}
+END_TEST
+
+static int timer_has_value(void *arg)
+{
+    return chan_len(arg) == 1;
+}
+
+START_TEST(timer_channel_holds_its_value_once_due)
+{
+    chan_t *t = time_after(10);
+    ck_assert_int_eq(chan_len(t), 0);
+    ck_assert(unit_eventually(timer_has_value, t, 2000));
+    int64_t fired;
+    ck_assert(chan_recv(t, &fired));
+    ck_assert_int_eq(chan_len(t), 0);
+    chan_release(t);
+}
+END_TEST
+
+static void hold_and_send(void *arg)
+{
+    chan_t *ch = arg;
+    int v = 9;
+    chan_send(ch, &v);
+    chan_release(ch);
+}
+
+START_TEST(a_reference_keeps_the_channel_alive_after_its_creator_lets_go)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    ck_assert_int_eq(go("holder", hold_and_send, chan_ref(ch)), 0);
+    int v = 0;
+    ck_assert(chan_recv(ch, &v));
+    ck_assert_int_eq(v, 9);
+    chan_release(ch);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+}
+END_TEST
+
+START_TEST(recv_with_null_value_discards_it)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    int v = 3;
+    chan_send(ch, &v);
+    ck_assert(chan_recv(ch, NULL));
+    ck_assert_int_eq(chan_len(ch), 0);
+    chan_release(ch);
+}
+END_TEST
+
+START_TEST(large_values_are_copied_whole)
+{
+    struct big {
+        char text[200];
+        long n;
+    } in = { .n = 123456789 }, out = { 0 };
+    memset(in.text, 'x', sizeof in.text - 1);
+    chan_t *ch = chan_make(sizeof in, 2);
+    chan_send(ch, &in);
+    ck_assert(chan_recv(ch, &out));
+    ck_assert_mem_eq(&in, &out, sizeof in);
+    chan_release(ch);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("chan");
+    UNIT_ADD(s, make_rejects_bad_arguments);
+    UNIT_ADD(s, rendezvous_send_waits_for_its_receiver);
+    UNIT_ADD(s, buffered_keeps_fifo_order_up_to_capacity);
+    UNIT_ADD(s, close_drains_buffer_then_gives_zero_and_not_ok);
+    UNIT_ADD(s, send_on_closed_and_double_close_return_epipe);
+    UNIT_ADD(s, close_wakes_every_blocked_receiver);
+    UNIT_ADD(s, close_wakes_every_blocked_sender_with_epipe);
+    UNIT_ADD(s, many_producers_consumers_buffered_lose_and_duplicate_nothing);
+    UNIT_ADD(s, many_producers_consumers_unbuffered_lose_and_duplicate_nothing);
+    UNIT_ADD(s, timer_channel_fires_after_its_time);
+    UNIT_ADD(s, timer_channel_is_freed_before_it_fires);
+    UNIT_ADD(s, timer_channel_holds_its_value_once_due);
+    UNIT_ADD(s, a_reference_keeps_the_channel_alive_after_its_creator_lets_go);
+    UNIT_ADD(s, recv_with_null_value_discards_it);
+    UNIT_ADD(s, large_values_are_copied_whole);
+    return unit_run(s);
+}

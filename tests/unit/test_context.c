@@ -1,0 +1,375 @@
+/* context: the cases Go's context_test.go covers, for threads. */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "context.h"
+#include "go.h"
+#include "unit.h"
+
+/* A closed done channel: a receive returns at once with ok == false. */
+static bool is_closed(chan_t *done)
+{
+    struct chan_case c = chan_recv_case(done, NULL);
+    return chan_select(&c, 1, 0) == 0 && !c.ok;
+}
+
+START_TEST(background_is_never_done)
+{
+    ctx_t *bg = ctx_background();
+    ck_assert_int_eq(ctx_err(bg), 0);
+    ck_assert_int_eq(ctx_cause(bg), 0);
+    ck_assert_ptr_null(ctx_done(bg));
+    ck_assert_int_eq(ctx_fd(bg), -1);
+    ck_assert_int_eq(ctx_deadline(bg), -1);
+    ctx_cancel(bg);
+    ctx_release(bg);
+    ck_assert_int_eq(ctx_err(ctx_background()), 0);
+}
+END_TEST
+
+START_TEST(cancel_closes_done_and_sets_err)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    ck_assert_int_eq(ctx_err(ctx), 0);
+    ck_assert_int_eq(ctx_cause(ctx), 0);
+    ck_assert(!is_closed(ctx_done(ctx)));
+    ctx_cancel(ctx);
+    ck_assert(is_closed(ctx_done(ctx)));
+    ck_assert_int_eq(ctx_err(ctx), ECANCELED);
+    ck_assert_int_eq(ctx_cause(ctx), ECANCELED);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(cancelling_a_parent_reaches_children_and_grandchildren)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *child = ctx_with_cancel(parent);
+    ctx_t *timed = ctx_with_timeout(parent, 60000);
+    ctx_t *grandchild = ctx_with_cancel(child);
+    ctx_cancel(parent);
+    ctx_t *all[] = { child, timed, grandchild };
+    for (int i = 0; i < 3; i++) {
+        ck_assert(is_closed(ctx_done(all[i])));
+        ck_assert_int_eq(ctx_err(all[i]), ECANCELED);
+    }
+    for (int i = 0; i < 3; i++) {
+        ctx_cancel(all[i]);
+        ctx_release(all[i]);
+    }
+    ctx_release(parent);
+}
+END_TEST
+
+START_TEST(cancelling_a_child_leaves_its_parent_alone)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *child = ctx_with_cancel(parent);
+    ctx_t *sibling = ctx_with_cancel(parent);
+    ctx_cancel(child);
+    ck_assert_int_eq(ctx_err(child), ECANCELED);
+    ck_assert_int_eq(ctx_err(parent), 0);
+    ck_assert_int_eq(ctx_err(sibling), 0);
+    ck_assert(!is_closed(ctx_done(parent)));
+    /* The child is gone from the parent: freeing it first, then cancelling the
+     * parent, touches no freed memory (AddressSanitizer watches). */
+    ctx_release(child);
+    ctx_cancel(parent);
+    ck_assert_int_eq(ctx_err(sibling), ECANCELED);
+    ctx_release(sibling);
+    ctx_release(parent);
+}
+END_TEST
+
+START_TEST(a_child_released_without_cancel_leaves_its_parent)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *child = ctx_with_cancel(parent);
+    ctx_release(child);
+    ctx_cancel(parent);
+    ck_assert_int_eq(ctx_err(parent), ECANCELED);
+    ctx_release(parent);
+}
+END_TEST
+
+START_TEST(a_child_of_a_done_parent_is_born_done)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_cancel_cause(parent, ECONNRESET);
+    ctx_t *child = ctx_with_timeout(parent, 60000);
+    ck_assert(is_closed(ctx_done(child)));
+    ck_assert_int_eq(ctx_err(child), ECANCELED);
+    ck_assert_int_eq(ctx_cause(child), ECONNRESET);
+    ctx_release(child);
+    ctx_release(parent);
+}
+END_TEST
+
+START_TEST(deadline_fires_on_time)
+{
+    int64_t start = now_ms();
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), 50);
+    ck_assert_int_ge(ctx_deadline(ctx), start + 50);
+    ck_assert_int_le(ctx_deadline(ctx), now_ms() + 50);
+    ck_assert(!chan_recv(ctx_done(ctx), NULL));
+    int64_t took = now_ms() - start;
+    ck_assert_int_ge(took, 50);
+    ck_assert_int_lt(took, 50 + 1000);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ck_assert_int_eq(ctx_cause(ctx), ETIMEDOUT);
+    ctx_cancel(ctx);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(err_reports_a_passed_deadline_without_any_waiter)
+{
+    ctx_t *ctx = ctx_with_deadline(ctx_background(), now_ms() - 1);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ck_assert(is_closed(ctx_done(ctx)));
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(a_childs_deadline_is_capped_by_its_parents)
+{
+    ctx_t *parent = ctx_with_timeout(ctx_background(), 40);
+    ctx_t *child = ctx_with_timeout(parent, 60000);
+    ctx_t *plain = ctx_with_cancel(parent);
+    ck_assert_int_eq(ctx_deadline(child), ctx_deadline(parent));
+    ck_assert_int_eq(ctx_deadline(plain), ctx_deadline(parent));
+    ck_assert(!chan_recv(ctx_done(child), NULL));
+    ck_assert_int_ge(now_ms(), ctx_deadline(parent));
+    ck_assert_int_eq(ctx_err(child), ETIMEDOUT);
+    ck_assert_int_eq(ctx_err(plain), ETIMEDOUT);
+    ctx_t *earlier = ctx_with_deadline(ctx_background(), now_ms() + 60000);
+    ctx_t *sooner = ctx_with_deadline(earlier, now_ms() + 30000);
+    ck_assert_int_lt(ctx_deadline(sooner), ctx_deadline(earlier));
+    ctx_t *all[] = { child, plain, parent, sooner, earlier };
+    for (int i = 0; i < 5; i++) {
+        ctx_cancel(all[i]);
+        ctx_release(all[i]);
+    }
+}
+END_TEST
+
+START_TEST(cause_is_kept_and_inherited)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *child = ctx_with_cancel(parent);
+    ctx_cancel_cause(parent, EPIPE);
+    ctx_cancel_cause(parent, EIO);
+    ck_assert_int_eq(ctx_err(parent), ECANCELED);
+    ck_assert_int_eq(ctx_cause(parent), EPIPE);
+    ck_assert_int_eq(ctx_err(child), ECANCELED);
+    ck_assert_int_eq(ctx_cause(child), EPIPE);
+    ctx_t *plain = ctx_with_cancel(ctx_background());
+    ctx_cancel_cause(plain, 0);
+    ck_assert_int_eq(ctx_cause(plain), ECANCELED);
+    ctx_release(plain);
+    ctx_release(child);
+    ctx_release(parent);
+}
+END_TEST
+
+enum { CANCELLERS = 16 };
+
+struct race {
+    ctx_t *ctx;
+    chan_t *gate;
+    atomic_int next_cause;
+};
+
+/* Every canceller waits at the gate; closing it lets them all go at once. */
+static void cancel_at_once(void *arg)
+{
+    struct race *r = arg;
+    int cause = 1000 + atomic_fetch_add(&r->next_cause, 1);
+    chan_recv(r->gate, NULL);
+    ctx_cancel_cause(r->ctx, cause);
+}
+
+static void wait_done(void *arg)
+{
+    ctx_t *ctx = arg;
+    ck_assert(!chan_recv(ctx_done(ctx), NULL));
+}
+
+START_TEST(cancel_is_safe_from_many_threads_at_once_and_closes_done_once)
+{
+    struct race r = { .ctx = ctx_with_cancel(ctx_background()),
+                      .gate = chan_make(1, 0) };
+    ctx_t *child = ctx_with_cancel(r.ctx);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(go("done-waiter", wait_done, child), 0);
+    for (int i = 0; i < CANCELLERS; i++)
+        ck_assert_int_eq(go("canceller", cancel_at_once, &r), 0);
+    ck_assert(unit_blocked(CANCELLERS, "canceller", "chan_recv"));
+    chan_close(r.gate);
+    ck_assert_int_eq(go_wait_all(deadline_after(5000)), 0);
+    ck_assert_int_eq(ctx_err(r.ctx), ECANCELED);
+    int cause = ctx_cause(r.ctx);
+    ck_assert(cause >= 1000 && cause < 1000 + CANCELLERS);
+    ck_assert_int_eq(ctx_cause(child), cause);
+    /* Closed exactly once: closing it again is refused. */
+    errno = 0;
+    ck_assert_int_eq(chan_close(ctx_done(r.ctx)), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    ctx_release(child);
+    ctx_release(r.ctx);
+    chan_release(r.gate);
+}
+END_TEST
+
+static bool fd_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+START_TEST(fd_becomes_readable_on_cancel)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *ctx = ctx_with_cancel(parent);
+    int fd = ctx_fd(ctx);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ctx_fd(ctx), fd);
+    ck_assert(!fd_readable(fd, 0));
+    ctx_cancel(parent);
+    ck_assert(fd_readable(fd, 2000));
+    ctx_release(ctx);
+    ctx_release(parent);
+}
+END_TEST
+
+START_TEST(fd_becomes_readable_at_the_deadline)
+{
+    int64_t start = now_ms();
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), 30);
+    ck_assert(!fd_readable(ctx_fd(ctx), 0));
+    ck_assert(fd_readable(ctx_fd(ctx), 2000));
+    ck_assert_int_ge(now_ms(), start + 30);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(fd_of_a_done_context_is_readable_at_once)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    ctx_cancel(ctx);
+    ck_assert(fd_readable(ctx_fd(ctx), 2000));
+    ctx_release(ctx);
+}
+END_TEST
+
+struct poller {
+    ctx_t *ctx;
+    int fd;
+    atomic_int rc, err;
+};
+
+static void poll_socket(void *arg)
+{
+    struct poller *p = arg;
+    int rc = ctx_poll(p->ctx, p->fd, POLLIN, -1);
+    atomic_store(&p->err, errno);
+    atomic_store(&p->rc, rc);
+}
+
+START_TEST(ctx_poll_returns_when_the_context_is_cancelled)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct poller p = { .ctx = ctx_with_cancel(ctx_background()), .fd = sv[0], .rc = 7 };
+    ck_assert_int_eq(go("poller", poll_socket, &p), 0);
+    ck_assert(unit_blocked(1, "poller", "io"));
+    ctx_cancel(p.ctx);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&p.rc), -1);
+    ck_assert_int_eq(atomic_load(&p.err), ECANCELED);
+    ctx_release(p.ctx);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(ctx_poll_returns_when_the_socket_is_ready_or_the_deadline_passes)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    errno = 0;
+    ck_assert_int_eq(ctx_poll(ctx, sv[0], POLLIN, deadline_after(20)), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ck_assert_int_eq(write(sv[1], "x", 1), 1);
+    ck_assert_int_eq(ctx_poll(ctx, sv[0], POLLIN, -1), 0);
+    ck_assert_int_eq(ctx_poll(ctx_background(), sv[0], POLLIN, -1), 0);
+    ctx_t *timed = ctx_with_timeout(ctx_background(), 20);
+    errno = 0;
+    ck_assert_int_eq(ctx_poll(timed, sv[1], POLLIN, -1), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ctx_release(timed);
+    ctx_release(ctx);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+struct outliver {
+    ctx_t *ctx;
+    atomic_int err;
+};
+
+static void outlive_the_handler(void *arg)
+{
+    struct outliver *o = arg;
+    chan_recv(ctx_done(o->ctx), NULL);
+    atomic_store(&o->err, ctx_err(o->ctx));
+    ctx_release(o->ctx);
+}
+
+START_TEST(a_worker_can_outlive_the_handler_that_made_its_context)
+{
+    struct outliver o = { .err = -1 };
+    ctx_t *request = ctx_with_cancel(ctx_background());
+    ctx_t *ctx = ctx_with_timeout(request, 60000);
+    o.ctx = ctx_ref(ctx);
+    ck_assert_int_eq(go("outliver", outlive_the_handler, &o), 0);
+    /* The handler returns without cancelling: only its parent can stop it. */
+    ctx_release(ctx);
+    ck_assert(unit_blocked(1, "outliver", "chan_recv"));
+    ctx_cancel(request);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&o.err), ECANCELED);
+    ctx_release(request);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("context");
+    UNIT_ADD(s, background_is_never_done);
+    UNIT_ADD(s, cancel_closes_done_and_sets_err);
+    UNIT_ADD(s, cancelling_a_parent_reaches_children_and_grandchildren);
+    UNIT_ADD(s, cancelling_a_child_leaves_its_parent_alone);
+    UNIT_ADD(s, a_child_released_without_cancel_leaves_its_parent);
+    UNIT_ADD(s, a_child_of_a_done_parent_is_born_done);
+    UNIT_ADD(s, deadline_fires_on_time);
+    UNIT_ADD(s, err_reports_a_passed_deadline_without_any_waiter);
+    UNIT_ADD(s, a_childs_deadline_is_capped_by_its_parents);
+    UNIT_ADD(s, cause_is_kept_and_inherited);
+    UNIT_ADD(s, cancel_is_safe_from_many_threads_at_once_and_closes_done_once);
+    UNIT_ADD(s, fd_becomes_readable_on_cancel);
+    UNIT_ADD(s, fd_becomes_readable_at_the_deadline);
+    UNIT_ADD(s, fd_of_a_done_context_is_readable_at_once);
+    UNIT_ADD(s, ctx_poll_returns_when_the_context_is_cancelled);
+    UNIT_ADD(s, ctx_poll_returns_when_the_socket_is_ready_or_the_deadline_passes);
+    UNIT_ADD(s, a_worker_can_outlive_the_handler_that_made_its_context);
+    return unit_run(s);
+}

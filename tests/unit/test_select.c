@@ -1,0 +1,257 @@
+/* select: the cases Go's select tests cover, for threads. */
+#include <errno.h>
+#include <stdatomic.h>
+
+#include "chan.h"
+#include "clock.h"
+#include "context.h"
+#include "go.h"
+#include "unit.h"
+
+START_TEST(default_case_returns_at_once_when_nothing_is_ready)
+{
+    chan_t *a = chan_make(sizeof(int), 0), *b = chan_make(sizeof(int), 1);
+    int v;
+    struct chan_case cases[] = { chan_recv_case(a, &v), chan_recv_case(b, &v) };
+    errno = 0;
+    ck_assert_int_eq(chan_select(cases, 2, 0), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    chan_release(a);
+    chan_release(b);
+}
+END_TEST
+
+START_TEST(ready_receive_is_chosen_with_its_value)
+{
+    chan_t *a = chan_make(sizeof(int), 1), *b = chan_make(sizeof(int), 1);
+    int seven = 7, va = 0, vb = 0;
+    chan_send(b, &seven);
+    struct chan_case cases[] = { chan_recv_case(a, &va), chan_recv_case(b, &vb) };
+    ck_assert_int_eq(chan_select(cases, 2, -1), 1);
+    ck_assert_int_eq(errno, 0);
+    ck_assert(cases[1].ok);
+    ck_assert_int_eq(vb, 7);
+    ck_assert_int_eq(va, 0);
+    chan_release(a);
+    chan_release(b);
+}
+END_TEST
+
+START_TEST(ready_send_is_chosen)
+{
+    chan_t *full = chan_make(sizeof(int), 1), *room = chan_make(sizeof(int), 1);
+    int one = 1, two = 2, v;
+    chan_send(full, &one);
+    struct chan_case cases[] = { chan_send_case(full, &two), chan_send_case(room, &two) };
+    ck_assert_int_eq(chan_select(cases, 2, 0), 1);
+    ck_assert(chan_recv(room, &v));
+    ck_assert_int_eq(v, 2);
+    chan_release(full);
+    chan_release(room);
+}
+END_TEST
+
+/* Two cases always ready, 10 000 selects: each should win about half. Being
+ * off by more than 10 percentage points is 20 standard deviations away. */
+START_TEST(choice_among_ready_cases_is_random)
+{
+    chan_t *ch[2] = { chan_make(sizeof(int), 1), chan_make(sizeof(int), 1) };
+    int v = 0, wins[2] = { 0, 0 };
+    chan_send(ch[0], &v);
+    chan_send(ch[1], &v);
+    for (int i = 0; i < 10000; i++) {
+        struct chan_case cases[] = { chan_recv_case(ch[0], &v), chan_recv_case(ch[1], &v) };
+        int k = chan_select(cases, 2, 0);
+        ck_assert(k == 0 || k == 1);
+        wins[k]++;
+        chan_send(ch[k], &v);
+    }
+    ck_assert_int_gt(wins[0], 4000);
+    ck_assert_int_gt(wins[1], 4000);
+    chan_release(ch[0]);
+    chan_release(ch[1]);
+}
+END_TEST
+
+START_TEST(null_channel_case_is_never_chosen)
+{
+    chan_t *ready = chan_make(sizeof(int), 1);
+    int v = 0;
+    for (int i = 0; i < 1000; i++) {
+        chan_send(ready, &v);
+        struct chan_case cases[] = { chan_recv_case(NULL, &v), chan_send_case(NULL, &v),
+                                     chan_recv_case(ready, &v) };
+        ck_assert_int_eq(chan_select(cases, 3, -1), 2);
+    }
+    struct chan_case only_null = chan_recv_case(NULL, &v);
+    ck_assert_int_eq(chan_select(&only_null, 1, deadline_after(20)), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    chan_release(ready);
+}
+END_TEST
+
+static void cancel_when_selecting(void *arg)
+{
+    ctx_t *ctx = arg;
+    unit_blocked(1, "selector", "select");
+    ctx_cancel(ctx);
+    ctx_release(ctx);
+}
+
+struct selector {
+    ctx_t *ctx;
+    chan_t *ch;
+    atomic_int chosen;
+};
+
+static void select_work_or_done(void *arg)
+{
+    struct selector *s = arg;
+    int v;
+    struct chan_case cases[] = { chan_recv_case(s->ch, &v), chan_recv_case(ctx_done(s->ctx), NULL) };
+    atomic_store(&s->chosen, chan_select(cases, 2, -1));
+}
+
+START_TEST(blocked_select_wakes_when_context_is_cancelled)
+{
+    struct selector s = { .ctx = ctx_with_cancel(ctx_background()),
+                          .ch = chan_make(sizeof(int), 0),
+                          .chosen = -5 };
+    ck_assert_int_eq(go("selector", select_work_or_done, &s), 0);
+    ck_assert_int_eq(go("canceller", cancel_when_selecting, ctx_ref(s.ctx)), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&s.chosen), 1);
+    ck_assert_int_eq(ctx_err(s.ctx), ECANCELED);
+    ctx_release(s.ctx);
+    chan_release(s.ch);
+}
+END_TEST
+
+START_TEST(deadline_bounds_a_blocked_select)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    int v;
+    struct chan_case c = chan_recv_case(ch, &v);
+    int64_t start = now_ms();
+    errno = 0;
+    ck_assert_int_eq(chan_select(&c, 1, start + 50), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ck_assert_int_ge(now_ms(), start + 50);
+    chan_release(ch);
+}
+END_TEST
+
+START_TEST(timer_case_wins_over_a_silent_channel)
+{
+    chan_t *silent = chan_make(sizeof(int), 0), *timer = time_after(30);
+    int v;
+    int64_t start = now_ms();
+    struct chan_case cases[] = { chan_recv_case(silent, &v), chan_recv_case(timer, NULL) };
+    ck_assert_int_eq(chan_select(cases, 2, -1), 1);
+    ck_assert_int_ge(now_ms(), start + 30);
+    chan_release(silent);
+    chan_release(timer);
+}
+END_TEST
+
+START_TEST(send_case_on_closed_channel_is_chosen_with_epipe)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    chan_close(ch);
+    int v = 1;
+    struct chan_case c = chan_send_case(ch, &v);
+    ck_assert_int_eq(chan_select(&c, 1, -1), 0);
+    ck_assert_int_eq(errno, EPIPE);
+    chan_release(ch);
+}
+END_TEST
+
+struct three_way {
+    chan_t *ch[3];
+    atomic_int chosen, value;
+};
+
+static void select_three(void *arg)
+{
+    struct three_way *t = arg;
+    int v = 0;
+    struct chan_case cases[] = { chan_recv_case(t->ch[0], &v), chan_recv_case(t->ch[1], &v),
+                                 chan_recv_case(t->ch[2], &v) };
+    atomic_store(&t->chosen, chan_select(cases, 3, -1));
+    atomic_store(&t->value, v);
+}
+
+START_TEST(blocked_select_takes_a_value_sent_later)
+{
+    struct three_way t = { .chosen = -5 };
+    for (int i = 0; i < 3; i++)
+        t.ch[i] = chan_make(sizeof(int), 0);
+    ck_assert_int_eq(go("three-way", select_three, &t), 0);
+    ck_assert(unit_blocked(1, "three-way", "select"));
+    int v = 99;
+    ck_assert_int_eq(chan_send(t.ch[2], &v), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(atomic_load(&t.chosen), 2);
+    ck_assert_int_eq(atomic_load(&t.value), 99);
+    for (int i = 0; i < 3; i++)
+        chan_release(t.ch[i]);
+}
+END_TEST
+
+START_TEST(select_over_many_channels_finds_the_ready_one)
+{
+    enum { N = 10 };
+    chan_t *ch[N];
+    struct chan_case cases[N];
+    int v = 0, seven = 7;
+    for (int i = 0; i < N; i++) {
+        ch[i] = chan_make(sizeof(int), 1);
+        cases[i] = chan_recv_case(ch[i], &v);
+    }
+    chan_send(ch[7], &seven);
+    ck_assert_int_eq(chan_select(cases, N, 0), 7);
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(chan_select(cases, N, 0), -1);
+    for (int i = 0; i < N; i++)
+        chan_release(ch[i]);
+}
+END_TEST
+
+static void select_send(void *arg)
+{
+    chan_t *ch = arg;
+    int v = 5;
+    struct chan_case c = chan_send_case(ch, &v);
+    chan_select(&c, 1, -1);
+}
+
+START_TEST(a_select_send_meets_a_select_receive)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    ck_assert_int_eq(go("sel-sender", select_send, ch), 0);
+    int v = 0;
+    struct chan_case c = chan_recv_case(ch, &v);
+    ck_assert_int_eq(chan_select(&c, 1, deadline_after(2000)), 0);
+    ck_assert_int_eq(v, 5);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    chan_release(ch);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("select");
+    UNIT_ADD(s, default_case_returns_at_once_when_nothing_is_ready);
+    UNIT_ADD(s, ready_receive_is_chosen_with_its_value);
+    UNIT_ADD(s, ready_send_is_chosen);
+    UNIT_ADD(s, choice_among_ready_cases_is_random);
+    UNIT_ADD(s, null_channel_case_is_never_chosen);
+    UNIT_ADD(s, blocked_select_wakes_when_context_is_cancelled);
+    UNIT_ADD(s, deadline_bounds_a_blocked_select);
+    UNIT_ADD(s, timer_case_wins_over_a_silent_channel);
+    UNIT_ADD(s, send_case_on_closed_channel_is_chosen_with_epipe);
+    UNIT_ADD(s, blocked_select_takes_a_value_sent_later);
+    UNIT_ADD(s, select_over_many_channels_finds_the_ready_one);
+    UNIT_ADD(s, a_select_send_meets_a_select_receive);
+    return unit_run(s);
+}

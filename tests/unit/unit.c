@@ -1,0 +1,115 @@
+#define _GNU_SOURCE
+#include "unit.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "clock.h"
+
+static int baseline;
+
+static void *say_tid(void *arg)
+{
+    *(pid_t *)arg = (pid_t)syscall(SYS_gettid);
+    return NULL;
+}
+
+static int task_gone(void *arg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", (int)*(pid_t *)arg);
+    return access(path, F_OK) != 0;
+}
+
+/* A sanitizer's runtime may start a helper thread with the first thread a
+ * process creates (ThreadSanitizer does). Start and join one thread first, so
+ * that the baseline includes any such helper. */
+static void baseline_setup(void)
+{
+    pthread_t t;
+    pid_t tid = 0;
+    ck_assert_int_eq(pthread_create(&t, NULL, say_tid, &tid), 0);
+    pthread_join(t, NULL);
+    ck_assert(unit_eventually(task_gone, &tid, 2000));
+    baseline = census_threads();
+    ck_assert_int_gt(baseline, 0);
+}
+
+/* Detached threads stay listed a moment after they return: poll for 2 s. */
+static void baseline_teardown(void)
+{
+    int n = census_settle(0, baseline, deadline_after(2000));
+    ck_assert_msg(n == baseline, "%d threads left, started with %d", n, baseline);
+}
+
+void unit_add(Suite *s, const char *name, const TTest *fn)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, baseline_setup, baseline_teardown);
+    tcase_add_test(tc, fn);
+    suite_add_tcase(s, tc);
+}
+
+int unit_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return run > 0 && failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int unit_eventually(int (*pred)(void *arg), void *arg, int64_t ms)
+{
+    int64_t deadline = deadline_after(ms), pause = 1;
+    int ok;
+    while (!(ok = pred(arg)) && now_ms() < deadline) {
+        struct timespec ts = { 0, pause * 1000000 };
+        nanosleep(&ts, NULL);
+        if (pause < 50)
+            pause *= 2;
+    }
+    return ok;
+}
+
+int unit_census_count(const char *name, const char *state, bool leaked)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    census_dump(f);
+    fclose(f);
+    int total = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int count;
+        char n[32], st[32];
+        if (sscanf(line, "%d %31s %31s", &count, n, st) == 3 && strcmp(n, name) == 0 &&
+            strcmp(st, state) == 0 && (!leaked || strstr(line, ", leaked")))
+            total += count;
+    }
+    free(text);
+    return total;
+}
+
+struct blocked {
+    int count;
+    const char *name, *state;
+};
+
+static int is_blocked(void *arg)
+{
+    struct blocked *b = arg;
+    return unit_census_count(b->name, b->state, false) == b->count;
+}
+
+int unit_blocked(int count, const char *name, const char *state)
+{
+    struct blocked b = { count, name, state };
+    return unit_eventually(is_blocked, &b, 2000);
+}
