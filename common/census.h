@@ -33,6 +33,12 @@ int census_threads_of(pid_t pid);
  * returns, so read the count this way, never once. */
 int census_settle(pid_t pid, int want, int64_t deadline);
 
+/* Starts and joins one thread, then waits until the kernel no longer lists
+ * it. A sanitizer's runtime may start a helper thread with the first thread a
+ * process creates (ThreadSanitizer does): after this, a baseline count
+ * includes it. Returns 0, or -1 if no thread could be started. */
+int census_warm_up(void);
+
 /* Writes the grouped dump of this process's threads to out. */
 void census_dump(FILE *out);
 

@@ -12,6 +12,26 @@ int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static double scale = 1.0;
+
+void time_scale_set(double s)
+{
+    scale = s;
+}
+
+double time_scale(void)
+{
+    return scale;
+}
+
+/* Rounded up, so that no duration of the story becomes zero. */
+int64_t seconds(double story_seconds)
+{
+    double ms = story_seconds * 1000.0 * scale;
+    int64_t whole = (int64_t)ms;
+    return whole < ms ? whole + 1 : whole;
+}
+
 int64_t deadline_after(int64_t ms)
 {
     return ms < 0 ? -1 : now_ms() + ms;

@@ -1,42 +1,20 @@
-#define _GNU_SOURCE
 #include "unit.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "census.h"
 #include "clock.h"
 
 static int baseline;
 
-static void *say_tid(void *arg)
-{
-    *(pid_t *)arg = (pid_t)syscall(SYS_gettid);
-    return NULL;
-}
-
-static int task_gone(void *arg)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d", (int)*(pid_t *)arg);
-    return access(path, F_OK) != 0;
-}
-
-/* A sanitizer's runtime may start a helper thread with the first thread a
- * process creates (ThreadSanitizer does). Start and join one thread first, so
- * that the baseline includes any such helper. */
+/* The baseline includes any helper thread a sanitizer starts with the first
+ * thread (see census_warm_up). */
 static void baseline_setup(void)
 {
-    pthread_t t;
-    pid_t tid = 0;
-    ck_assert_int_eq(pthread_create(&t, NULL, say_tid, &tid), 0);
-    pthread_join(t, NULL);
-    ck_assert(unit_eventually(task_gone, &tid, 2000));
+    ck_assert_int_eq(census_warm_up(), 0);
     baseline = census_threads();
     ck_assert_int_gt(baseline, 0);
 }

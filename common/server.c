@@ -1,0 +1,483 @@
+/* The server behind every chapter: libevent's evhttp on one loop thread, one
+ * thread per request, and the reply handed back to the loop.
+ *
+ * evhttp is not thread-safe, so only the loop thread touches it: the request
+ * thread gets a copy of what it needs (the query) and, when the handler
+ * returns, makes the job's reply event active; the loop sends the reply and
+ * frees the job.
+ *
+ * evhttp stops reading a connection once a request's headers are in, so it
+ * never sees the client hang up while a reply is pending. Each job therefore
+ * watches a dup of the connection's socket with an EV_CLOSED event (epoll's
+ * EPOLLRDHUP), which cancels the request's context. The dup is the job's own:
+ * evhttp may close its descriptor whenever it likes.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "census.h"
+#include "clock.h"
+#include "flags.h"
+#include "go.h"
+
+enum {
+    MAX_HEADERS = 8 * 1024,
+    MAX_BODY = 64 * 1024,
+    IDLE_TIMEOUT_S = 60,
+    BACKLOG = 1024,
+    SHUTDOWN_MS = 900, /* SIGINT to exit, everything included */
+};
+
+struct server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *listener;
+    ctx_t *ctx; /* every request's parent; cancelled at shutdown */
+    handler_fn handler;
+    int jobs;   /* requests whose reply is pending; loop thread only */
+    bool stopping;
+    int64_t stop_deadline;
+    struct event *sigint, *sigterm, *grace;
+};
+
+struct response {
+    int status;
+    char *body;
+    size_t len;
+};
+
+/* One request in flight. The loop thread owns it, except between go() and
+ * the reply event, when the request thread does. */
+struct job {
+    struct server *srv;
+    struct evhttp_request *req; /* loop thread only */
+    struct request r;
+    struct response w;
+    struct evkeyvalq query;
+    struct event *reply;
+    struct event *hangup;
+    int hangup_fd;
+};
+
+/* ---- what handlers call ---- */
+
+void http_write(struct response *w, const char *body)
+{
+    size_t n = strlen(body);
+    char *grown = realloc(w->body, w->len + n + 1);
+    if (!grown) {
+        w->status = 500;
+        return;
+    }
+    memcpy(grown + w->len, body, n + 1);
+    w->body = grown;
+    w->len += n;
+}
+
+void http_error(struct response *w, const char *message, int status)
+{
+    free(w->body);
+    w->body = NULL;
+    w->len = 0;
+    http_write(w, message);
+    http_write(w, "\n");
+    w->status = status;
+}
+
+const char *request_query(const struct request *r, const char *key)
+{
+    return evhttp_find_header(r->query, key);
+}
+
+/* ---- replies, on the loop thread ---- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+static void send_text(struct evhttp_request *req, int status, const char *text, size_t len)
+{
+    struct evbuffer *body = evbuffer_new();
+    if (body)
+        evbuffer_add(body, text, len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; charset=utf-8");
+    evhttp_send_reply(req, status, reason(status), body);
+    if (body)
+        evbuffer_free(body);
+}
+
+static void send_error(struct evhttp_request *req, int status, const char *message)
+{
+    char text[256];
+    int n = snprintf(text, sizeof text, "%s\n", message);
+    send_text(req, status, text, (size_t)n);
+}
+
+static void maybe_finish_shutdown(struct server *srv)
+{
+    if (srv->stopping && srv->jobs == 0)
+        event_base_loopbreak(srv->base);
+}
+
+static void job_free(struct job *job)
+{
+    if (job->hangup)
+        event_free(job->hangup);
+    if (job->hangup_fd >= 0)
+        close(job->hangup_fd);
+    if (job->reply)
+        event_free(job->reply);
+    ctx_release(job->r.ctx);
+    evhttp_clear_headers(&job->query);
+    free(job->w.body);
+    free(job);
+}
+
+static void on_reply(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct job *job = arg;
+    struct server *srv = job->srv;
+    send_text(job->req, job->w.status, job->w.body ? job->w.body : "", job->w.len);
+    job_free(job);
+    srv->jobs--;
+    maybe_finish_shutdown(srv);
+}
+
+static void on_hangup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct job *job = arg;
+    ctx_cancel_cause(job->r.ctx, ECONNRESET);
+}
+
+/* ---- the request thread ---- */
+
+static void run_handler(void *arg)
+{
+    struct job *job = arg;
+    job->srv->handler(&job->w, &job->r);
+    ctx_cancel(job->r.ctx);
+    event_active(job->reply, 0, 0);
+}
+
+/* ---- routes, on the loop thread ---- */
+
+static struct job *job_new(struct server *srv, struct evhttp_request *req)
+{
+    struct job *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->srv = srv;
+    job->req = req;
+    job->hangup_fd = -1;
+    job->w.status = 200;
+    job->r.query = &job->query;
+    job->r.ctx = ctx_with_cancel(srv->ctx);
+    job->reply = event_new(srv->base, -1, 0, on_reply, job);
+    struct bufferevent *bev =
+        evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0)
+        job->hangup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (job->hangup_fd >= 0)
+        job->hangup = event_new(srv->base, job->hangup_fd, EV_CLOSED, on_hangup, job);
+    if (!job->r.ctx || !job->reply || !job->hangup || event_add(job->hangup, NULL) < 0) {
+        job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+static void on_test(struct evhttp_request *req, void *arg)
+{
+    struct server *srv = arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        send_error(req, 405, "only GET is served here");
+        return;
+    }
+    if (srv->stopping) {
+        send_error(req, 503, "shutting down");
+        return;
+    }
+    struct job *job = job_new(srv, req);
+    if (!job) {
+        send_error(req, 503, "out of resources for a new request");
+        return;
+    }
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (evhttp_parse_query_str(query ? query : "", &job->query) < 0) {
+        job_free(job);
+        send_error(req, 400, "malformed query string");
+        return;
+    }
+    if (go("handler", run_handler, job) != 0) {
+        job_free(job);
+        send_error(req, 503, "cannot start a thread for this request");
+        return;
+    }
+    srv->jobs++;
+}
+
+static bool is_loopback(struct evhttp_request *req)
+{
+    char *host = NULL;
+    ev_uint16_t port;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
+    return host && (strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+                    strncmp(host, "::ffff:127.", 11) == 0);
+}
+
+static void on_threads(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        send_error(req, 405, "only GET is served here");
+        return;
+    }
+    if (!is_loopback(req)) {
+        send_error(req, 403, "/debug/threads is served to loopback clients only");
+        return;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) {
+        send_error(req, 503, "out of memory");
+        return;
+    }
+    census_dump(out);
+    fclose(out);
+    send_text(req, 200, text, len);
+    free(text);
+}
+
+static void on_other(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    send_error(req, 404, "not found: this server has /test and /debug/threads");
+}
+
+/* ---- shutdown ---- */
+
+static void on_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(((struct server *)arg)->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct server *srv = arg;
+    if (srv->stopping)
+        return;
+    fprintf(stderr, "%s: stopping: %d requests in flight\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", srv->jobs);
+    srv->stopping = true;
+    srv->stop_deadline = deadline_after(SHUTDOWN_MS);
+    evhttp_del_accept_socket(srv->http, srv->listener);
+    srv->listener = NULL;
+    ctx_cancel(srv->ctx);
+    struct timeval half = { 0, SHUTDOWN_MS / 2 * 1000 };
+    evtimer_add(srv->grace, &half);
+    maybe_finish_shutdown(srv);
+}
+
+/* After the loop: give threads the rest of the second, then say who is left. */
+static void report_leftovers(struct server *srv)
+{
+    int left = go_wait_all(srv->stopping ? srv->stop_deadline : deadline_after(0));
+    if (left == 0 && srv->jobs == 0) {
+        fprintf(stderr, "shutdown: no thread left behind\n");
+        return;
+    }
+    fprintf(stderr, "shutdown: %d threads still running (%d requests unanswered):\n", left,
+            srv->jobs);
+    census_dump(stderr);
+}
+
+/* ---- flags and start-up ---- */
+
+static const char usage_text[] =
+    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F]\n"
+    "\n"
+    "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
+    "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
+    "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
+    "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
+    "  --help           this text\n";
+
+struct options {
+    const char *addr;
+    int port;
+    double scale;
+};
+
+static void parse_flags(int argc, char **argv, struct options *o)
+{
+    char usage[sizeof usage_text + 256];
+    snprintf(usage, sizeof usage, usage_text, argv[0]);
+    *o = (struct options){ "127.0.0.1", 8080, 1.0 };
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale"))
+            flag_usage_error(argv[0], usage, "unknown flag", flag);
+        if (i + 1 >= argc)
+            flag_usage_error(argv[0], usage, "missing value for", flag);
+        const char *value = argv[++i];
+        long port;
+        if (strcmp(flag, "--addr") == 0) {
+            o->addr = value;
+        } else if (strcmp(flag, "--port") == 0) {
+            if (!flag_int(value, 0, 65535, &port))
+                flag_usage_error(argv[0], usage, "--port takes 0 to 65535", value);
+            o->port = (int)port;
+        } else if (!flag_positive(value, 1e6, &o->scale)) {
+            flag_usage_error(argv[0], usage, "--time-scale takes a number above 0", value);
+        }
+    }
+}
+
+/* Every connection and every request's hang-up watch is a descriptor. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static struct evhttp_bound_socket *listen_on(struct server *srv, const struct options *o)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%d", o->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE }, *ai;
+    int rc = getaddrinfo(o->addr, port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "cannot listen on %s: %s\n", o->addr, gai_strerror(rc));
+        return NULL;
+    }
+    struct evconnlistener *lev = evconnlistener_new_bind(
+        srv->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (!lev) {
+        fprintf(stderr, "cannot listen on %s:%d: %s\n", o->addr, o->port, strerror(errno));
+        return NULL;
+    }
+    return evhttp_bind_listener(srv->http, lev);
+}
+
+static void print_listening(struct evhttp_bound_socket *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN], port[8];
+    getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len);
+    getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    printf(ss.ss_family == AF_INET6 ? "listening on http://[%s]:%s\n"
+                                    : "listening on http://%s:%s\n",
+           host, port);
+    fflush(stdout);
+}
+
+int server_main(int argc, char **argv, handler_fn handler)
+{
+    struct options o;
+    parse_flags(argc, argv, &o);
+    time_scale_set(o.scale);
+    /* libevent writes with writev() and no MSG_NOSIGNAL. */
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    census_warm_up();
+    evthread_use_pthreads();
+
+    int code = 1;
+    struct server srv = { .handler = handler };
+    srv.ctx = ctx_with_cancel(ctx_background());
+    srv.base = event_base_new();
+    if (!srv.ctx || !srv.base || !(srv.http = evhttp_new(srv.base)))
+        goto cleanup;
+    if (!(event_base_get_features(srv.base) & EV_FEATURE_EARLY_CLOSE))
+        fprintf(stderr, "warning: no EV_CLOSED here: hang-ups will not cancel requests\n");
+    evhttp_set_max_headers_size(srv.http, MAX_HEADERS);
+    evhttp_set_max_body_size(srv.http, MAX_BODY);
+    evhttp_set_timeout(srv.http, IDLE_TIMEOUT_S);
+    evhttp_set_cb(srv.http, "/test", on_test, &srv);
+    evhttp_set_cb(srv.http, "/debug/threads", on_threads, &srv);
+    evhttp_set_gencb(srv.http, on_other, &srv);
+    if (!(srv.listener = listen_on(&srv, &o)))
+        goto cleanup;
+    srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+    srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+    srv.grace = evtimer_new(srv.base, on_grace_over, &srv);
+    if (!srv.sigint || !srv.sigterm || !srv.grace || event_add(srv.sigint, NULL) < 0 ||
+        event_add(srv.sigterm, NULL) < 0)
+        goto cleanup;
+    print_listening(srv.listener);
+
+    event_base_dispatch(srv.base);
+    report_leftovers(&srv);
+    code = 0;
+    if (srv.jobs > 0)
+        return code; /* request threads still hold events: leave everything be */
+
+cleanup:
+    if (srv.grace)
+        event_free(srv.grace);
+    if (srv.sigterm)
+        event_free(srv.sigterm);
+    if (srv.sigint)
+        event_free(srv.sigint);
+    if (srv.http)
+        evhttp_free(srv.http);
+    if (srv.base)
+        event_base_free(srv.base);
+    ctx_cancel(srv.ctx);
+    ctx_release(srv.ctx);
+    libevent_global_shutdown();
+    return code;
+}

@@ -1,0 +1,56 @@
+/* server: Go's net/http server, as far as the chapters need it, on libevent.
+ *
+ * Every chapter's program is a handler and one line of main:
+ *
+ *     int main(int argc, char **argv) { return server_main(argc, argv, handler); }
+ *
+ * server_main parses the flags (--addr, --port, --time-scale, --help), listens,
+ * prints "listening on http://ADDR:PORT" as the first line on stdout, and
+ * serves until SIGINT or SIGTERM:
+ *
+ * - GET /test runs handler(w, r) on a thread of its own, started for that
+ *   request, as net/http runs each request on its own goroutine. The handler
+ *   blocks as it likes; the event loop never does.
+ * - r->ctx is the request's context. It is cancelled when the client hangs up,
+ *   when the server shuts down, and when the handler returns (as r.Context()
+ *   is when ServeHTTP returns). A thread that outlives the handler and needs
+ *   it takes its own reference with ctx_ref.
+ * - What the handler wrote is sent when it returns, exactly once. If the
+ *   client has gone by then, nothing is sent and nothing breaks.
+ * - GET /debug/threads (loopback clients only) answers "threads: N", the
+ *   kernel's count, then the census dump.
+ * - On SIGINT or SIGTERM the server stops accepting, cancels every request
+ *   context, waits up to a second for request threads and the threads they
+ *   started, says on stderr which threads, if any, were left, and exits 0.
+ */
+#ifndef COMMON_SERVER_H
+#define COMMON_SERVER_H
+
+#include "context.h"
+
+struct evkeyvalq;
+struct request {
+    ctx_t *ctx;
+    struct evkeyvalq *query; /* use request_query */
+};
+
+struct response;
+
+/* w.Write(body): appends body to the reply, whose status is 200 unless
+ * http_error set another. */
+void http_write(struct response *w, const char *body);
+
+/* http.Error(w, message, status): the reply becomes status with message and a
+ * newline as its body. */
+void http_error(struct response *w, const char *message, int status);
+
+/* r.URL.Query().Get(key): the first value of key in the query string, or NULL. */
+const char *request_query(const struct request *r, const char *key);
+
+typedef void (*handler_fn)(struct response *w, struct request *r);
+
+/* Runs the server; returns the process's exit code (0, or 1 if it could not
+ * listen). Bad flags print usage on stderr and exit 2. */
+int server_main(int argc, char **argv, handler_fn handler);
+
+#endif
