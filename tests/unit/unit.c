@@ -26,9 +26,11 @@ static void baseline_teardown(void)
     ck_assert_msg(n == baseline, "%d threads left, started with %d", n, baseline);
 }
 
-void unit_add(Suite *s, const char *name, const TTest *fn)
+void unit_add(Suite *s, const char *name, const TTest *fn, double timeout)
 {
     TCase *tc = tcase_create(name);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
     tcase_add_checked_fixture(tc, baseline_setup, baseline_teardown);
     tcase_add_test(tc, fn);
     suite_add_tcase(s, tc);

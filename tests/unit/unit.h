@@ -10,8 +10,10 @@
 #include <stdint.h>
 
 /* Adds test fn to suite s in a TCase named after it, with the baseline check. */
-#define UNIT_ADD(s, fn) unit_add((s), #fn, (fn))
-void unit_add(Suite *s, const char *name, const TTest *fn);
+#define UNIT_ADD(s, fn) unit_add((s), #fn, (fn), 0)
+/* The same with a longer timeout than Check's 4 s, in seconds. */
+#define UNIT_ADD_TIMEOUT(s, fn, timeout) unit_add((s), #fn, (fn), (timeout))
+void unit_add(Suite *s, const char *name, const TTest *fn, double timeout);
 
 /* Runs the suite (or the one case CK_RUN_CASE names); returns the exit code.
  * Running no test at all is a failure: a misspelled case must not pass. */
