@@ -5,7 +5,7 @@
  * sends 100 requests, all at once, whose clients hang up after 1 s, prints
  * the replies by status, and samples the server's /debug/threads during the
  * burst and for 12 s after it. Durations are the seed's seconds, times
- * --time-scale, as in the servers.
+ * --time-scale, as in the servers (all but --timeout, a safety net).
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,12 +27,13 @@ static const char usage[] =
     "  -c C              requests in flight at once (default 100)\n"
     "  --hangup S        each client hangs up S seconds after it sent; 0 waits\n"
     "                    for every reply (default 1)\n"
-    "  --timeout S       a request with no reply by then fails (default 30)\n"
+    "  --timeout S       a request with no reply after S real seconds fails\n"
+    "                    (default 30; not scaled)\n"
     "  --time-scale F    multiplies every duration, as the servers' flag does (default 1)\n"
     "  --watch           sample the server's /debug/threads during and after the burst\n"
     "  --sample S        seconds between samples (default 0.5)\n"
     "  --watch-after S   seconds to go on sampling after the burst (default 12)\n"
-    "Durations are the seed's seconds, times --time-scale.\n";
+    "Other durations are the seed's seconds, times --time-scale.\n";
 
 static void print_sample(int64_t t_ms, int threads, void *arg)
 {
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
         .host = host, .port = (int)port, .path = path,
         .requests = (int)n, .concurrency = (int)c,
         .hangup_ms = hangup > 0 ? seconds(hangup) : -1,
-        .timeout_ms = seconds(timeout),
+        .timeout_ms = (int64_t)(timeout * 1000),
         .sample_ms = watch ? seconds(sample) : 0,
         .watch_after_ms = watch ? seconds(watch_after) : 0,
         .on_sample = print_sample,

@@ -1,0 +1,42 @@
+/* A chapter's server as a child process, for the tests: started on port 0,
+ * found by its "listening on" line, stopped with a signal, talked to over
+ * plain sockets. Its stdout and stderr go to files, so that it never blocks
+ * on a full pipe and a test can read what it said. */
+#ifndef TESTS_CHAPTER_PROC_H
+#define TESTS_CHAPTER_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct server {
+    pid_t pid;
+    int port;
+    int status; /* from waitpid, once it has exited */
+    char out[64], err[64];
+};
+
+/* Starts path --port 0 --time-scale scale and waits for its listening line;
+ * fails the test if it never comes. */
+void server_start(struct server *s, const char *path, double scale);
+
+/* Sends sig and waits up to ms for the exit; returns whether it exited (then
+ * s->status holds its wait status). A server still running is killed. */
+int server_stop(struct server *s, int sig, int ms);
+
+/* The whole of what the server wrote to stderr so far (static storage). */
+const char *server_stderr(const struct server *s);
+
+/* Removes the output files. */
+void server_cleanup(struct server *s);
+
+/* Sends len bytes to the server, then reads its answer until it closes the
+ * connection, 2 s pass or reply_size - 1 bytes came. Returns the length. */
+size_t raw_exchange(int port, const char *bytes, size_t len, char *reply, size_t reply_size);
+
+/* Connects and sends request, and returns the socket, open (or -1). */
+int raw_send(int port, const char *request);
+
+/* The body of GET /debug/threads (static storage), for failure messages. */
+const char *threads_dump(int port);
+
+#endif

@@ -1,0 +1,219 @@
+/* The server every chapter runs on, driven from outside as a client would:
+ * bad input gets a clear answer and serving goes on, hang-ups cancel work,
+ * bad flags exit 2, SIGINT stops it cleanly. CHAPTER_SERVER names the server
+ * (chapter 01's fixed one). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "burst.h"
+#include "census.h"
+#include "clock.h"
+#include "proc.h"
+#include "unit.h"
+
+static const char *server_path(void)
+{
+    const char *path = getenv("CHAPTER_SERVER");
+    ck_assert_msg(path != NULL, "CHAPTER_SERVER is not set");
+    return path;
+}
+
+static char reply[1 << 16];
+
+static const char *exchange(const struct server *s, const char *request)
+{
+    raw_exchange(s->port, request, strlen(request), reply, sizeof reply);
+    return reply;
+}
+
+/* The status code of an HTTP/1.x reply, or 0. */
+static int status_of(const char *r)
+{
+    return strncmp(r, "HTTP/1.", 7) == 0 ? atoi(r + 9) : 0;
+}
+
+/* GET /test still answers 200 "ok" (the story is fast at this scale). */
+static void assert_still_serving(const struct server *s)
+{
+    const char *r = exchange(s, "GET /test HTTP/1.0\r\nHost: x\r\n\r\n");
+    ck_assert_msg(status_of(r) == 200, "after that, GET /test got: %s", r);
+    ck_assert_msg(strstr(r, "\r\n\r\nok"), "after that, GET /test got: %s", r);
+}
+
+static void stop_cleanly(struct server *s)
+{
+    ck_assert(server_stop(s, SIGTERM, 5000));
+    ck_assert(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0);
+    server_cleanup(s);
+}
+
+START_TEST(a_malformed_request_line_gets_400)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001);
+    const char *r = exchange(&s, "GARBAGE\r\n\r\n");
+    ck_assert_msg(status_of(r) == 400, "got: %s", r);
+    assert_still_serving(&s);
+    stop_cleanly(&s);
+}
+END_TEST
+
+START_TEST(a_100_kb_header_gets_400)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001);
+    size_t big = 100 * 1024;
+    char *request = malloc(big + 128);
+    int n = sprintf(request, "GET /test HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(request + n, 'a', big);
+    strcpy(request + n + big, "\r\n\r\n");
+    const char *r = exchange(&s, request);
+    free(request);
+    ck_assert_msg(status_of(r) == 400, "got: %s", r);
+    assert_still_serving(&s);
+    stop_cleanly(&s);
+}
+END_TEST
+
+START_TEST(a_client_that_hangs_up_mid_request_is_harmless)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001);
+    for (int i = 0; i < 20; i++) {
+        int fd = raw_send(s.port, "GET /te");
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+    }
+    assert_still_serving(&s);
+    stop_cleanly(&s);
+}
+END_TEST
+
+START_TEST(wrong_methods_and_paths_get_405_and_404)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001);
+    const char *r = exchange(&s, "POST /test HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+    ck_assert_msg(status_of(r) == 405, "got: %s", r);
+    r = exchange(&s, "GET /nowhere HTTP/1.0\r\n\r\n");
+    ck_assert_msg(status_of(r) == 404, "got: %s", r);
+    r = exchange(&s, "GET /debug/threads HTTP/1.0\r\n\r\n");
+    ck_assert_msg(strstr(r, "\r\n\r\nthreads: "), "got: %s", r);
+    stop_cleanly(&s);
+}
+END_TEST
+
+START_TEST(a_thousand_concurrent_connections_are_all_answered)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001);
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
+                       .requests = 1000, .concurrency = 1000, .hangup_ms = -1,
+                       .timeout_ms = 30000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    ck_assert_msg(r.status[200] == 1000, "200: %d, failed: %d", r.status[200], r.failed);
+    assert_still_serving(&s);
+    stop_cleanly(&s);
+}
+END_TEST
+
+/* At scale 1 the worker would run 10 s: only the hang-up can end it sooner. */
+START_TEST(a_hang_up_cancels_the_request_and_its_worker)
+{
+    struct server s;
+    server_start(&s, server_path(), 1);
+    int before = census_threads_of(s.pid);
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
+                       .requests = 10, .concurrency = 10, .hangup_ms = 200,
+                       .timeout_ms = 30000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    ck_assert_int_eq(r.hung_up, 10);
+    int after = census_settle(s.pid, before, deadline_after(1000));
+    ck_assert_msg(after == before, "%d threads, %d before\n%s", after, before,
+                  threads_dump(s.port));
+    stop_cleanly(&s);
+}
+END_TEST
+
+/* Runs the server with args; returns its exit code, with its stderr. */
+static int run_with(const char *a, const char *b, char *err, size_t size)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        execl(server_path(), server_path(), a, b, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < size - 1 && (n = read(fds[0], err + got, size - 1 - got)) > 0)
+        got += (size_t)n;
+    err[got] = '\0';
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(bad_flags_print_usage_and_exit_2)
+{
+    const char *bad[][2] = {
+        { "--port", "abc" },      { "--port", "70000" },     { "--port", "" },
+        { "--time-scale", "-1" }, { "--time-scale", "0" },   { "--time-scale", "fast" },
+        { "--bogus", NULL },      { "--port", NULL },
+    };
+    char err[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int code = run_with(bad[i][0], bad[i][1], err, sizeof err);
+        ck_assert_msg(code == 2, "%s %s: exit %d", bad[i][0], bad[i][1] ? bad[i][1] : "", code);
+        ck_assert_msg(strstr(err, "usage:"), "%s: no usage on stderr: %s", bad[i][0], err);
+    }
+}
+END_TEST
+
+START_TEST(sigint_with_100_requests_in_flight_exits_0_within_1_s)
+{
+    struct server s;
+    server_start(&s, server_path(), 1);
+    int before = census_threads_of(s.pid);
+    /* 100 clients that stay: each leaves a handler and a worker running. */
+    int fds[100];
+    for (int i = 0; i < 100; i++)
+        fds[i] = raw_send(s.port, "GET /test HTTP/1.0\r\n\r\n");
+    ck_assert_int_eq(census_settle(s.pid, before + 200, deadline_after(5000)), before + 200);
+    int64_t start = now_ms();
+    int exited = server_stop(&s, SIGINT, 1000);
+    int64_t took = now_ms() - start;
+    const char *said = server_stderr(&s);
+    for (int i = 0; i < 100; i++)
+        close(fds[i]);
+    ck_assert_msg(exited, "still running 1 s after SIGINT: %s", said);
+    ck_assert_msg(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0, "status %d", s.status);
+    ck_assert_msg(strstr(said, "no thread left behind"), "it said: %s", said);
+    ck_assert_int_lt(took, 1000);
+    server_cleanup(&s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("server");
+    UNIT_ADD_TIMEOUT(s, a_malformed_request_line_gets_400, 20);
+    UNIT_ADD_TIMEOUT(s, a_100_kb_header_gets_400, 20);
+    UNIT_ADD_TIMEOUT(s, a_client_that_hangs_up_mid_request_is_harmless, 20);
+    UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
+    UNIT_ADD_TIMEOUT(s, a_thousand_concurrent_connections_are_all_answered, 30);
+    UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_request_and_its_worker, 20);
+    UNIT_ADD_TIMEOUT(s, bad_flags_print_usage_and_exit_2, 20);
+    UNIT_ADD_TIMEOUT(s, sigint_with_100_requests_in_flight_exits_0_within_1_s, 20);
+    return unit_run(s);
+}
