@@ -384,17 +384,24 @@ static bool is_registered(const struct row *rows, int n, pid_t tid)
     return false;
 }
 
-/* Threads that go() did not start, by their kernel names. */
+/* Threads the kernel lists that are not running a go() function: the main
+ * thread, and go() threads just starting or just returned. By kernel name. */
 static void dump_others(FILE *out, const struct row *rows, int n)
 {
     DIR *dir = opendir("/proc/self/task");
     if (!dir)
         return;
+    enum { MAX_NAMES = 32 };
+    struct {
+        char comm[32];
+        int count;
+    } names[MAX_NAMES];
+    int nnames = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
         if (e->d_name[0] == '.' || is_registered(rows, n, (pid_t)atoi(e->d_name)))
             continue;
-        char path[300], comm[32] = "?";
+        char path[300], comm[32] = "";
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (f) {
@@ -402,10 +409,23 @@ static void dump_others(FILE *out, const struct row *rows, int n)
                 comm[strcspn(comm, "\n")] = '\0';
             fclose(f);
         }
-        fprintf(out, "%6d %-15s %-9s (tid %s, not started with go)\n", 1, comm, "running",
-                e->d_name);
+        if (!comm[0])
+            continue; /* gone since readdir */
+        int i = 0;
+        while (i < nnames && strcmp(names[i].comm, comm) != 0)
+            i++;
+        if (i == nnames && nnames < MAX_NAMES) {
+            memcpy(names[i].comm, comm, sizeof comm);
+            names[i].count = 0;
+            nnames++;
+        }
+        if (i < nnames)
+            names[i].count++;
     }
     closedir(dir);
+    for (int i = 0; i < nnames; i++)
+        fprintf(out, "%6d %-15s %-9s (outside go(): main, starting or exiting)\n",
+                names[i].count, names[i].comm, "running");
 }
 
 void census_dump(FILE *out)

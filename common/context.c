@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -206,6 +207,15 @@ int ctx_err(ctx_t *ctx)
     int err = ctx->err;
     pthread_mutex_unlock(&ctx->mu);
     return err;
+}
+
+const char *ctx_err_text(int err)
+{
+    switch (err) {
+    case ECANCELED: return "context canceled";
+    case ETIMEDOUT: return "context deadline exceeded";
+    default: return strerror(err);
+    }
 }
 
 int ctx_cause(ctx_t *ctx)

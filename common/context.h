@@ -75,6 +75,10 @@ chan_t *ctx_done(ctx_t *ctx);
  * ETIMEDOUT (context.DeadlineExceeded). */
 int ctx_err(ctx_t *ctx);
 
+/* err.Error(): Go's words for ECANCELED ("context canceled") and ETIMEDOUT
+ * ("context deadline exceeded"); strerror's for any other errno value. */
+const char *ctx_err_text(int err);
+
 /* context.Cause(ctx): 0 while not done; then the cause given to
  * ctx_cancel_cause, or else the same value as ctx_err. A child cancelled by
  * its parent has its parent's cause. */

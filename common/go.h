@@ -10,10 +10,22 @@
 
 #include <stdint.h>
 
+#include "chan.h"
+#include "context.h"
+
 /* Returns 0 once the thread is started, or the error pthread_create gave
  * (EAGAIN when the system is out of threads); then fn never runs and arg is
  * still the caller's to free. */
 int go(const char *name, void (*fn)(void *arg), void *arg);
+
+/* go func() { fn(ctx, id, ch) }(): the C shape of a Go closure that captured
+ * a context and a channel. Starts fn(ctx, id, ch) on a new thread named name;
+ * the thread holds its own references to ctx and ch (either may be NULL)
+ * while fn runs and drops them when fn returns, so it may safely outlive its
+ * caller. Returns 0, or an errno value (then fn never runs and nothing was
+ * taken). */
+int go_with(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx, int id,
+            chan_t *ch);
 
 /* How many threads started with go are still running fn. */
 int go_running(void);

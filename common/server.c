@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -107,6 +108,17 @@ void http_error(struct response *w, const char *message, int status)
 const char *request_query(const struct request *r, const char *key)
 {
     return evhttp_find_header(r->query, key);
+}
+
+bool request_query_int(const struct request *r, const char *key, long min, long max,
+                       long fallback, long *out)
+{
+    const char *text = request_query(r, key);
+    if (!text) {
+        *out = fallback;
+        return true;
+    }
+    return flag_int(text, min, max, out);
 }
 
 /* ---- replies, on the loop thread ---- */
@@ -292,6 +304,97 @@ static void on_other(struct evhttp_request *req, void *arg)
     send_error(req, 404, "not found: this server has /test and /debug/threads");
 }
 
+/* ---- the stalled database, on the loop thread ---- */
+
+/* One connection the database holds open and never answers. */
+struct stalled {
+    struct bufferevent *bev;
+    struct stalled *prev, *next;
+};
+
+static struct evconnlistener *db_listener;
+static struct stalled *stalled_conns;
+static char db_addr[64];
+
+const char *server_db(void)
+{
+    return db_addr;
+}
+
+static void stalled_free(struct stalled *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        stalled_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+/* Reads the query and throws it away: the answer never comes. */
+static void on_db_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void on_db_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        stalled_free(arg);
+}
+
+static void on_db_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                         int len, void *arg)
+{
+    (void)sa;
+    (void)len;
+    (void)arg;
+    struct stalled *c = calloc(1, sizeof *c);
+    struct bufferevent *bev = c ? bufferevent_socket_new(evconnlistener_get_base(lev), fd,
+                                                         BEV_OPT_CLOSE_ON_FREE)
+                                : NULL;
+    if (!bev) {
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->bev = bev;
+    c->next = stalled_conns;
+    if (stalled_conns)
+        stalled_conns->prev = c;
+    stalled_conns = c;
+    bufferevent_setcb(bev, on_db_read, NULL, on_db_event, c);
+    bufferevent_enable(bev, EV_READ);
+}
+
+static int start_stalled_db(struct event_base *base)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    db_listener = evconnlistener_new_bind(base, on_db_accept, NULL,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, BACKLOG,
+                                          (struct sockaddr *)&sa, sizeof sa);
+    if (!db_listener)
+        return -1;
+    socklen_t len = sizeof sa;
+    getsockname(evconnlistener_get_fd(db_listener), (struct sockaddr *)&sa, &len);
+    snprintf(db_addr, sizeof db_addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return 0;
+}
+
+static void stop_stalled_db(void)
+{
+    while (stalled_conns)
+        stalled_free(stalled_conns);
+    if (db_listener)
+        evconnlistener_free(db_listener);
+    db_listener = NULL;
+}
+
 /* ---- shutdown ---- */
 
 static void on_grace_over(evutil_socket_t fd, short what, void *arg)
@@ -335,32 +438,40 @@ static void report_leftovers(struct server *srv)
 /* ---- flags and start-up ---- */
 
 static const char usage_text[] =
-    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F]\n"
+    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F]%s\n"
     "\n"
     "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
     "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
     "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
+    "%s"
     "  --help           this text\n";
+
+static const char db_usage[] =
+    "  --db HOST:PORT   the downstream database (default: one inside this\n"
+    "                   server that accepts queries and never answers)\n";
 
 struct options {
     const char *addr;
     int port;
     double scale;
+    bool with_db;
+    const char *db;
 };
 
 static void parse_flags(int argc, char **argv, struct options *o)
 {
-    char usage[sizeof usage_text + 256];
-    snprintf(usage, sizeof usage, usage_text, argv[0]);
-    *o = (struct options){ "127.0.0.1", 8080, 1.0 };
+    char usage[sizeof usage_text + sizeof db_usage + 256];
+    snprintf(usage, sizeof usage, usage_text, argv[0], o->with_db ? " [--db HOST:PORT]" : "",
+             o->with_db ? db_usage : "");
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
-        if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale"))
+        if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale") &&
+            (!o->with_db || strcmp(flag, "--db")))
             flag_usage_error(argv[0], usage, "unknown flag", flag);
         if (i + 1 >= argc)
             flag_usage_error(argv[0], usage, "missing value for", flag);
@@ -368,6 +479,17 @@ static void parse_flags(int argc, char **argv, struct options *o)
         long port;
         if (strcmp(flag, "--addr") == 0) {
             o->addr = value;
+        } else if (strcmp(flag, "--db") == 0) {
+            const char *colon = strrchr(value, ':');
+            long db_port;
+            struct in_addr ip;
+            char host[INET_ADDRSTRLEN] = "";
+            if (colon && (size_t)(colon - value) < sizeof host)
+                memcpy(host, value, (size_t)(colon - value));
+            if (!colon || !flag_int(colon + 1, 1, 65535, &db_port) ||
+                inet_pton(AF_INET, host, &ip) != 1)
+                flag_usage_error(argv[0], usage, "--db takes IPV4:PORT", value);
+            snprintf(db_addr, sizeof db_addr, "%s", value);
         } else if (strcmp(flag, "--port") == 0) {
             if (!flag_int(value, 0, 65535, &port))
                 flag_usage_error(argv[0], usage, "--port takes 0 to 65535", value);
@@ -424,9 +546,9 @@ static void print_listening(struct evhttp_bound_socket *bound)
     fflush(stdout);
 }
 
-int server_main(int argc, char **argv, handler_fn handler)
+static int run(int argc, char **argv, handler_fn handler, bool with_db)
 {
-    struct options o;
+    struct options o = { "127.0.0.1", 8080, 1.0, with_db, NULL };
     parse_flags(argc, argv, &o);
     time_scale_set(o.scale);
     /* libevent writes with writev() and no MSG_NOSIGNAL. */
@@ -451,6 +573,10 @@ int server_main(int argc, char **argv, handler_fn handler)
     evhttp_set_gencb(srv.http, on_other, &srv);
     if (!(srv.listener = listen_on(&srv, &o)))
         goto cleanup;
+    if (with_db && !db_addr[0] && start_stalled_db(srv.base) < 0) {
+        fprintf(stderr, "cannot start the stalled database: %s\n", strerror(errno));
+        goto cleanup;
+    }
     srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     srv.grace = evtimer_new(srv.base, on_grace_over, &srv);
@@ -472,6 +598,7 @@ cleanup:
         event_free(srv.sigterm);
     if (srv.sigint)
         event_free(srv.sigint);
+    stop_stalled_db();
     if (srv.http)
         evhttp_free(srv.http);
     if (srv.base)
@@ -480,4 +607,14 @@ cleanup:
     ctx_release(srv.ctx);
     libevent_global_shutdown();
     return code;
+}
+
+int server_main(int argc, char **argv, handler_fn handler)
+{
+    return run(argc, argv, handler, false);
+}
+
+int server_main_with_db(int argc, char **argv, handler_fn handler)
+{
+    return run(argc, argv, handler, true);
 }

@@ -26,6 +26,8 @@
 #ifndef COMMON_SERVER_H
 #define COMMON_SERVER_H
 
+#include <stdbool.h>
+
 #include "context.h"
 
 struct evkeyvalq;
@@ -47,10 +49,23 @@ void http_error(struct response *w, const char *message, int status);
 /* r.URL.Query().Get(key): the first value of key in the query string, or NULL. */
 const char *request_query(const struct request *r, const char *key);
 
+/* An integer query value: true with *out set when key is absent (to fallback)
+ * or a decimal in [min, max]; false for anything else, which the handler
+ * answers with http_error(w, reason, 400). */
+bool request_query_int(const struct request *r, const char *key, long min, long max,
+                       long fallback, long *out);
+
 typedef void (*handler_fn)(struct response *w, struct request *r);
 
 /* Runs the server; returns the process's exit code (0, or 1 if it could not
  * listen). Bad flags print usage on stderr and exit 2. */
 int server_main(int argc, char **argv, handler_fn handler);
+
+/* As server_main, for a chapter with a downstream database (chapter 03).
+ * --db HOST:PORT says where it is; by default the server itself listens for
+ * it on a free loopback port, on its loop thread, and never answers: a
+ * database that has stalled. server_db() is its address. */
+int server_main_with_db(int argc, char **argv, handler_fn handler);
+const char *server_db(void);
 
 #endif

@@ -36,7 +36,8 @@ size_t raw_exchange(int port, const char *bytes, size_t len, char *reply, size_t
 /* Connects and sends request, and returns the socket, open (or -1). */
 int raw_send(int port, const char *request);
 
-/* The body of GET /debug/threads (static storage), for failure messages. */
+/* The body of GET /debug/threads (static storage, cut to 2000 bytes), for
+ * failure messages. */
 const char *threads_dump(int port);
 
 #endif

@@ -104,7 +104,7 @@ START_TEST(dump_groups_threads_blocked_at_the_same_place)
     ck_assert_msg(five && two && five < two, "dump: %s", text);
     ck_assert_msg(strstr(text, "     1 dozer           sleep     at unit/test_census.c:"),
                   "dump: %s", text);
-    ck_assert_msg(strstr(text, "not started with go"), "dump: %s", text);
+    ck_assert_msg(strstr(text, "outside go()"), "dump: %s", text);
     ck_assert_msg(!strstr(text, "leaked"), "dump: %s", text);
     free(text);
     chan_close(gate);

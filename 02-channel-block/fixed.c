@@ -1,0 +1,54 @@
+/* Chapter 02, fixed: room for the one value.
+ *
+ *     func worker() {
+ *         ch := make(chan int, 1)
+ *         go func() {
+ *             ch <- 1
+ *         }()
+ *         // 忘记接收 (forgot to receive)
+ *     }
+ *
+ * "channel 必须：有缓冲，或保证一定被消费" (a channel must have a buffer, or be
+ * sure to be drained). With room for its one value the send completes at
+ * once, the sender returns, and the last reference frees the channel with
+ * the value still in it.
+ */
+#include <errno.h>
+
+#include "chan.h"
+#include "go.h"
+#include "server.h"
+
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+static int worker(void)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    if (!ch)
+        return ENOMEM;
+    int err = go_with("sender", send_one, NULL, 0, ch);
+    /* 忘记接收 */
+    chan_release(ch);
+    return err;
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    (void)r;
+    if (worker() != 0) {
+        http_error(w, "cannot start the worker", 503);
+        return;
+    }
+    http_write(w, "ok");
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

@@ -1,0 +1,73 @@
+/* Chapter 04, fixed: the seed's standard pattern (标准安全写法).
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+ *         defer cancel()
+ *
+ *         resultCh := make(chan string, 1)
+ *
+ *         go func(ctx context.Context) {
+ *             select {
+ *             case <-time.After(5 * time.Second):
+ *                 resultCh <- "done"
+ *             case <-ctx.Done():
+ *                 return
+ *             }
+ *         }(ctx)
+ *
+ *         select {
+ *         case res := <-resultCh:
+ *             w.Write([]byte(res))
+ *         case <-ctx.Done():
+ *             http.Error(w, "timeout", http.StatusGatewayTimeout)
+ *         }
+ *     }
+ *
+ * Two ways out for the worker: its result fits in the channel even when
+ * nobody is left to read it, and it stops as soon as the context is done.
+ */
+#include "clock.h"
+#include "go.h"
+#include "server.h"
+
+static void work(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        const char *res = "done";
+        chan_send(resultCh, &res);
+    }
+    chan_release(timer);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
+    chan_t *resultCh = chan_make(sizeof(const char *), 1);
+    if (!ctx || !resultCh || go_with("worker", work, ctx, 0, resultCh) != 0) {
+        http_error(w, "cannot start the worker", 503);
+    } else {
+        const char *res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

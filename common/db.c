@@ -1,0 +1,93 @@
+#include "db.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "flags.h"
+
+static int parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    long port;
+    if (!colon || (size_t)(colon - addr) >= sizeof host || !flag_int(colon + 1, 1, 65535, &port))
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    *sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Connecting can stall too (a full backlog): it waits on ctx like the rest. */
+static int connect_to(ctx_t *ctx, const struct sockaddr_in *sa, const char *file, int line)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 && errno != EINPROGRESS)
+        goto fail;
+    if (ctx_poll_at(ctx, fd, POLLOUT, -1, file, line) < 0)
+        goto fail;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        errno = err;
+        goto fail;
+    }
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+int db_query_at(ctx_t *ctx, const char *addr, const char *query, char *answer, size_t size,
+                const char *file, int line)
+{
+    struct sockaddr_in sa;
+    if (parse_addr(addr, &sa) < 0 || size == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = connect_to(ctx, &sa, file, line);
+    if (fd < 0)
+        return -1;
+    char request[512];
+    int n = snprintf(request, sizeof request, "%s\n", query);
+    int rc = -1;
+    if (n < 0 || (size_t)n >= sizeof request) {
+        errno = EINVAL;
+    } else if (send(fd, request, (size_t)n, MSG_NOSIGNAL) == n) {
+        size_t got = 0;
+        while (ctx_poll_at(ctx, fd, POLLIN, -1, file, line) == 0) {
+            ssize_t r = read(fd, answer + got, size - 1 - got);
+            if (r < 0 && errno == EAGAIN)
+                continue;
+            if (r <= 0) {
+                errno = r == 0 ? ECONNRESET : errno;
+                break;
+            }
+            got += (size_t)r;
+            char *newline = memchr(answer, '\n', got);
+            if (newline || got == size - 1) {
+                *(newline ? newline : answer + got) = '\0';
+                rc = 0;
+                break;
+            }
+        }
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
