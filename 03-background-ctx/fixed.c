@@ -11,19 +11,14 @@
  * with the 2 s timeout. When the handler gives up or the client hangs up, the
  * query's wait ends too; its thread closes its socket and returns.
  */
-#include "clock.h"
 #include "db.h"
 #include "go.h"
-#include "server.h"
-
-struct row {
-    char text[64];
-};
+#include "story.h"
 
 static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;
-    struct row row;
+    struct result row;
     if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
         chan_send(resultCh, &row);
 }
@@ -33,26 +28,10 @@ static int queryData(ctx_t *ctx, chan_t *resultCh)
     return go_with("query", run_query, ctx, 0, resultCh);
 }
 
+/* Section 四's handler: 2 s for the query, then 504. */
 static void handler(struct response *w, struct request *r)
 {
-    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
-    chan_t *resultCh = chan_make(sizeof(struct row), 1);
-    if (!ctx || !resultCh || queryData(ctx, resultCh) != 0) {
-        http_error(w, "cannot start the query", 503);
-    } else {
-        struct row row;
-        struct chan_case cases[] = {
-            chan_recv_case(resultCh, &row),
-            chan_recv_case(ctx_done(ctx), NULL),
-        };
-        if (chan_select(cases, 2, -1) == 0)
-            http_write(w, row.text);
-        else
-            http_error(w, "timeout", 504);
-    }
-    chan_release(resultCh);
-    ctx_cancel(ctx); /* defer cancel() */
-    ctx_release(ctx);
+    section4_handler(w, r, 1, queryData);
 }
 
 int main(int argc, char **argv)

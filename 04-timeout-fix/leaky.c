@@ -25,37 +25,26 @@
  */
 #include "clock.h"
 #include "go.h"
-#include "server.h"
+#include "story.h"
 
 static void work(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;
     (void)ctx;
     time_sleep(seconds(5));
-    const char *res = "done";
+    struct result res = { "done" };
     chan_send(resultCh, &res);
 }
 
+static int start_worker(ctx_t *ctx, chan_t *resultCh)
+{
+    return go_with("worker", work, ctx, 0, resultCh);
+}
+
+/* Section 四's handler, with resultCh := make(chan string, 0). */
 static void handler(struct response *w, struct request *r)
 {
-    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
-    chan_t *resultCh = chan_make(sizeof(const char *), 0);
-    if (!ctx || !resultCh || go_with("worker", work, ctx, 0, resultCh) != 0) {
-        http_error(w, "cannot start the worker", 503);
-    } else {
-        const char *res;
-        struct chan_case cases[] = {
-            chan_recv_case(resultCh, &res),
-            chan_recv_case(ctx_done(ctx), NULL),
-        };
-        if (chan_select(cases, 2, -1) == 0)
-            http_write(w, res);
-        else
-            http_error(w, "timeout", 504);
-    }
-    chan_release(resultCh);
-    ctx_cancel(ctx); /* defer cancel() */
-    ctx_release(ctx);
+    section4_handler(w, r, 0, start_worker);
 }
 
 int main(int argc, char **argv)

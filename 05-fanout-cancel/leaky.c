@@ -36,9 +36,8 @@
 
 #include "clock.h"
 #include "go.h"
-#include "server.h"
+#include "story.h"
 
-enum { workerCount = 3 };
 
 static void worker(ctx_t *ctx, int id, chan_t *errCh)
 {
@@ -78,21 +77,10 @@ static int process(ctx_t *ctx, long fail)
     return err;
 }
 
+/* Section 五's handler: 3 s for process, then 500 with its error. */
 static void handler(struct response *w, struct request *r)
 {
-    long fail;
-    if (!request_query_int(r, "fail", 0, workerCount - 1, -1, &fail)) {
-        http_error(w, "fail takes a worker number: 0, 1 or 2", 400);
-        return;
-    }
-    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
-    int err = ctx ? process(ctx, fail) : ENOMEM;
-    if (err)
-        http_error(w, ctx_err_text(err), 500);
-    else
-        http_write(w, "success");
-    ctx_cancel(ctx); /* defer cancel() */
-    ctx_release(ctx);
+    section5_handler(w, r, process);
 }
 
 int main(int argc, char **argv)
