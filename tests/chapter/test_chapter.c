@@ -88,7 +88,7 @@ START_TEST(leaky_keeps_its_threads)
     int before = census_threads_of(s.pid);
     fire(&s, requests);
     struct at_least a = { s.pid, before + (int)ceil(0.9 * leak * requests), 0 };
-    int ok = unit_eventually(reached, &a, 300);
+    int ok = unit_eventually(reached, &a, 2000);
     ck_assert_msg(ok, "%s: %d threads before the burst, %d after: expected at least %d\n%s",
                   path, before, a.seen, a.want, threads_dump(s.port));
     int64_t until = now_ms() + seconds(1);
