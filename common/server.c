@@ -56,6 +56,7 @@ struct server {
     ctx_t *ctx; /* every request's parent; cancelled at shutdown */
     handler_fn handler;
     int jobs;   /* requests whose reply is pending; loop thread only */
+    int max_inflight; /* 0: no limit */
     bool stopping;
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
@@ -244,6 +245,10 @@ static void on_test(struct evhttp_request *req, void *arg)
     }
     if (srv->stopping) {
         send_error(req, 503, "shutting down");
+        return;
+    }
+    if (srv->max_inflight > 0 && srv->jobs >= srv->max_inflight) {
+        send_error(req, 503, "too many requests in flight");
         return;
     }
     struct job *job = job_new(srv, req);
@@ -438,12 +443,13 @@ static void report_leftovers(struct server *srv)
 /* ---- flags and start-up ---- */
 
 static const char usage_text[] =
-    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F]%s\n"
+    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F] [--max-inflight N]%s\n"
     "\n"
     "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
     "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
     "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
+    "  --max-inflight N answer 503 while N requests are in flight (限流; default: no limit)\n"
     "%s"
     "  --help           this text\n";
 
@@ -455,8 +461,8 @@ struct options {
     const char *addr;
     int port;
     double scale;
+    long max_inflight;
     bool with_db;
-    const char *db;
 };
 
 static void parse_flags(int argc, char **argv, struct options *o)
@@ -471,7 +477,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
             exit(0);
         }
         if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale") &&
-            (!o->with_db || strcmp(flag, "--db")))
+            strcmp(flag, "--max-inflight") && (!o->with_db || strcmp(flag, "--db")))
             flag_usage_error(argv[0], usage, "unknown flag", flag);
         if (i + 1 >= argc)
             flag_usage_error(argv[0], usage, "missing value for", flag);
@@ -490,6 +496,9 @@ static void parse_flags(int argc, char **argv, struct options *o)
                 inet_pton(AF_INET, host, &ip) != 1)
                 flag_usage_error(argv[0], usage, "--db takes IPV4:PORT", value);
             snprintf(db_addr, sizeof db_addr, "%s", value);
+        } else if (strcmp(flag, "--max-inflight") == 0) {
+            if (!flag_int(value, 1, 1000000, &o->max_inflight))
+                flag_usage_error(argv[0], usage, "--max-inflight takes 1 to 1000000", value);
         } else if (strcmp(flag, "--port") == 0) {
             if (!flag_int(value, 0, 65535, &port))
                 flag_usage_error(argv[0], usage, "--port takes 0 to 65535", value);
@@ -548,7 +557,7 @@ static void print_listening(struct evhttp_bound_socket *bound)
 
 static int run(int argc, char **argv, handler_fn handler, bool with_db)
 {
-    struct options o = { "127.0.0.1", 8080, 1.0, with_db, NULL };
+    struct options o = { "127.0.0.1", 8080, 1.0, 0, with_db };
     parse_flags(argc, argv, &o);
     time_scale_set(o.scale);
     /* libevent writes with writev() and no MSG_NOSIGNAL. */
@@ -558,7 +567,7 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evthread_use_pthreads();
 
     int code = 1;
-    struct server srv = { .handler = handler };
+    struct server srv = { .handler = handler, .max_inflight = (int)o.max_inflight };
     srv.ctx = ctx_with_cancel(ctx_background());
     srv.base = event_base_new();
     if (!srv.ctx || !srv.base || !(srv.http = evhttp_new(srv.base)))

@@ -4,9 +4,9 @@
  *
  *     int main(int argc, char **argv) { return server_main(argc, argv, handler); }
  *
- * server_main parses the flags (--addr, --port, --time-scale, --help), listens,
- * prints "listening on http://ADDR:PORT" as the first line on stdout, and
- * serves until SIGINT or SIGTERM:
+ * server_main parses the flags (--addr, --port, --time-scale, --max-inflight,
+ * --help), listens, prints "listening on http://ADDR:PORT" as the first line
+ * on stdout, and serves until SIGINT or SIGTERM:
  *
  * - GET /test runs handler(w, r) on a thread of its own, started for that
  *   request, as net/http runs each request on its own goroutine. The handler
@@ -17,6 +17,8 @@
  *   it takes its own reference with ctx_ref.
  * - What the handler wrote is sent when it returns, exactly once. If the
  *   client has gone by then, nothing is sent and nothing breaks.
+ * - With --max-inflight N, a request that arrives while N are in flight is
+ *   answered 503 at once, on the loop thread: the seed's 限流 (rate limit).
  * - GET /debug/threads (loopback clients only) answers "threads: N", the
  *   kernel's count, then the census dump.
  * - On SIGINT or SIGTERM the server stops accepting, cancels every request

@@ -39,7 +39,8 @@ static int temp_file(char *path, size_t size, const char *what)
     return fd;
 }
 
-void server_start(struct server *s, const char *path, double scale)
+void server_start(struct server *s, const char *path, double scale, const char *extra,
+                  const char *value)
 {
     memset(s, 0, sizeof *s);
     int out = temp_file(s->out, sizeof s->out, "out");
@@ -51,7 +52,7 @@ void server_start(struct server *s, const char *path, double scale)
     if (s->pid == 0) {
         dup2(out, STDOUT_FILENO);
         dup2(err, STDERR_FILENO);
-        execl(path, path, "--port", "0", "--time-scale", scale_text, (char *)NULL);
+        execl(path, path, "--port", "0", "--time-scale", scale_text, extra, value, (char *)NULL);
         _exit(127);
     }
     close(out);

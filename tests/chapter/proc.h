@@ -15,9 +15,11 @@ struct server {
     char out[64], err[64];
 };
 
-/* Starts path --port 0 --time-scale scale and waits for its listening line;
- * fails the test if it never comes. */
-void server_start(struct server *s, const char *path, double scale);
+/* Starts path --port 0 --time-scale scale, then the extra flag and its value
+ * if extra is not NULL, and waits for its listening line; fails the test if
+ * it never comes. */
+void server_start(struct server *s, const char *path, double scale, const char *extra,
+                  const char *value);
 
 /* Sends sig and waits up to ms for the exit; returns whether it exited (then
  * s->status holds its wait status). A server still running is killed. */

@@ -84,7 +84,7 @@ START_TEST(leaky_keeps_its_threads)
     time_scale_set(scale);
 
     struct server s;
-    server_start(&s, path, scale);
+    server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     fire(&s, requests);
     struct at_least a = { s.pid, before + (int)ceil(0.9 * leak * requests), 0 };
@@ -110,7 +110,7 @@ START_TEST(fixed_returns_to_its_baseline)
     time_scale_set(scale);
 
     struct server s;
-    server_start(&s, path, scale);
+    server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     fire(&s, requests);
     int after = census_settle(s.pid, before, deadline_after(1000));

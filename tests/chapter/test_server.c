@@ -53,7 +53,7 @@ static void stop_cleanly(struct server *s)
 START_TEST(a_malformed_request_line_gets_400)
 {
     struct server s;
-    server_start(&s, server_path(), 0.001);
+    server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *r = exchange(&s, "GARBAGE\r\n\r\n");
     ck_assert_msg(status_of(r) == 400, "got: %s", r);
     assert_still_serving(&s);
@@ -64,7 +64,7 @@ END_TEST
 START_TEST(a_100_kb_header_gets_400)
 {
     struct server s;
-    server_start(&s, server_path(), 0.001);
+    server_start(&s, server_path(), 0.001, NULL, NULL);
     size_t big = 100 * 1024;
     char *request = malloc(big + 128);
     int n = sprintf(request, "GET /test HTTP/1.1\r\nHost: x\r\nX-Big: ");
@@ -81,7 +81,7 @@ END_TEST
 START_TEST(a_client_that_hangs_up_mid_request_is_harmless)
 {
     struct server s;
-    server_start(&s, server_path(), 0.001);
+    server_start(&s, server_path(), 0.001, NULL, NULL);
     for (int i = 0; i < 20; i++) {
         int fd = raw_send(s.port, "GET /te");
         ck_assert_int_ge(fd, 0);
@@ -95,7 +95,7 @@ END_TEST
 START_TEST(wrong_methods_and_paths_get_405_and_404)
 {
     struct server s;
-    server_start(&s, server_path(), 0.001);
+    server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *r = exchange(&s, "POST /test HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
     ck_assert_msg(status_of(r) == 405, "got: %s", r);
     r = exchange(&s, "GET /nowhere HTTP/1.0\r\n\r\n");
@@ -109,7 +109,7 @@ END_TEST
 START_TEST(a_thousand_concurrent_connections_are_all_answered)
 {
     struct server s;
-    server_start(&s, server_path(), 0.001);
+    server_start(&s, server_path(), 0.001, NULL, NULL);
     struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
                        .requests = 1000, .concurrency = 1000, .hangup_ms = -1,
                        .timeout_ms = 30000 };
@@ -125,7 +125,7 @@ END_TEST
 START_TEST(a_hang_up_cancels_the_request_and_its_worker)
 {
     struct server s;
-    server_start(&s, server_path(), 1);
+    server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
                        .requests = 10, .concurrency = 10, .hangup_ms = 200,
@@ -136,6 +136,23 @@ START_TEST(a_hang_up_cancels_the_request_and_its_worker)
     int after = census_settle(s.pid, before, deadline_after(1000));
     ck_assert_msg(after == before, "%d threads, %d before\n%s", after, before,
                   threads_dump(s.port));
+    stop_cleanly(&s);
+}
+END_TEST
+
+START_TEST(max_inflight_answers_503_past_the_limit)
+{
+    struct server s;
+    server_start(&s, server_path(), 1, "--max-inflight", "5");
+    /* At scale 1 each request holds its place for 10 s, until its client
+     * hangs up: the first 5 fill the server, the other 5 are turned away. */
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
+                       .requests = 10, .concurrency = 10, .hangup_ms = 500,
+                       .timeout_ms = 30000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    ck_assert_int_eq(r.status[503], 5);
+    ck_assert_int_eq(r.hung_up, 5);
     stop_cleanly(&s);
 }
 END_TEST
@@ -169,7 +186,7 @@ START_TEST(bad_flags_print_usage_and_exit_2)
     const char *bad[][2] = {
         { "--port", "abc" },      { "--port", "70000" },     { "--port", "" },
         { "--time-scale", "-1" }, { "--time-scale", "0" },   { "--time-scale", "fast" },
-        { "--bogus", NULL },      { "--port", NULL },
+        { "--bogus", NULL },      { "--port", NULL },        { "--max-inflight", "0" },
     };
     char err[4096];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -191,7 +208,7 @@ static int one_second(void)
 START_TEST(sigint_with_100_requests_in_flight_exits_0_within_1_s)
 {
     struct server s;
-    server_start(&s, server_path(), 1);
+    server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     /* 100 clients that stay: each leaves a handler and a worker running. */
     int fds[100];
@@ -221,6 +238,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
     UNIT_ADD_TIMEOUT(s, a_thousand_concurrent_connections_are_all_answered, 30);
     UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_request_and_its_worker, 20);
+    UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);
     UNIT_ADD_TIMEOUT(s, bad_flags_print_usage_and_exit_2, 20);
     UNIT_ADD_TIMEOUT(s, sigint_with_100_requests_in_flight_exits_0_within_1_s, 20);
     return unit_run(s);

@@ -23,6 +23,7 @@ struct run {
     bool over;                     /* every request has ended */
     int64_t watch_until;
     struct event *sampler;
+    struct event *ticker;          /* rate mode: lets the next requests start */
     struct evhttp_connection *sample_conn;
     bool sample_pending;
 };
@@ -160,11 +161,31 @@ static void start_call(struct run *run)
     }
 }
 
+/* How many requests may have started by now. */
+static int allowed(const struct run *run)
+{
+    if (run->b->rate <= 0)
+        return run->b->requests;
+    double due = (double)(now_ms() - run->start) * run->b->rate / 1000.0 + 1;
+    return due < run->b->requests ? (int)due : run->b->requests;
+}
+
 static void start_calls(struct run *run)
 {
-    while (run->started < run->b->requests &&
-           run->started - run->ended < run->b->concurrency)
+    int limit = allowed(run);
+    while (run->started < limit && run->started - run->ended < run->b->concurrency)
         start_call(run);
+    if (run->ticker && run->started == run->b->requests) {
+        event_free(run->ticker);
+        run->ticker = NULL;
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_calls(arg);
 }
 
 /* ---- sampling /debug/threads ---- */
@@ -236,6 +257,12 @@ int burst_run(const struct burst *b, struct burst_result *result)
     if (b->requests == 0) {
         run.over = true;
         run.watch_until = now_ms() + b->watch_after_ms;
+    }
+    if (b->rate > 0 && b->requests > 0) {
+        int64_t every = (int64_t)(1000.0 / b->rate);
+        struct timeval tv = { every / 1000, (every % 1000) * 1000 + (every ? 0 : 1000) };
+        run.ticker = event_new(run.base, -1, EV_PERSIST, on_tick, &run);
+        event_add(run.ticker, &tv);
     }
     start_calls(&run);
     /* The loop ends by itself once nothing is left to wait for. */

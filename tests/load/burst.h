@@ -1,5 +1,6 @@
 /* burst: fire N GET requests at a server, C at a time, whose clients hang up
  * after a while: the seed's "客户端 1 秒就断开" (the client leaves after 1 s).
+ * With a rate, the same requests arrive steadily instead: sustained load.
  * Runs on its own libevent loop with libevent's HTTP client, in the calling
  * thread, and returns when every request has been answered, has failed or has
  * been abandoned.
@@ -18,6 +19,7 @@ struct burst {
     const char *path;      /* "/test" */
     int requests;          /* N */
     int concurrency;       /* C: requests in flight at once */
+    double rate;           /* > 0: start this many requests a second, not all at once */
     int64_t hangup_ms;     /* each client hangs up this long after it sent; -1 never */
     int64_t timeout_ms;    /* a request that has no answer by then fails */
     int64_t sample_ms;     /* 0: no sampling */

@@ -15,7 +15,7 @@
 #include "flags.h"
 
 static const char usage[] =
-    "usage: load [--host ADDR] [--port PORT] [--path PATH] [-n N] [-c C]\n"
+    "usage: load [--host ADDR] [--port PORT] [--path PATH] [-n N] [-c C] [--rate R]\n"
     "            [--hangup S] [--timeout S] [--time-scale F] [--watch]\n"
     "            [--sample S] [--watch-after S]\n"
     "\n"
@@ -25,6 +25,8 @@ static const char usage[] =
     "  --path PATH       path to request (default /test)\n"
     "  -n N              requests in all (default 100)\n"
     "  -c C              requests in flight at once (default 100)\n"
+    "  --rate R          start R requests per second of the story instead of all at\n"
+    "                    once: sustained load (default: all at once)\n"
     "  --hangup S        each client hangs up S seconds after it sent; 0 waits\n"
     "                    for every reply (default 1)\n"
     "  --timeout S       a request with no reply after S real seconds fails\n"
@@ -52,7 +54,7 @@ static void print_sample(int64_t t_ms, int threads, void *arg)
 int main(int argc, char **argv)
 {
     long port = 8080, n = 100, c = 100;
-    double hangup = 1, timeout = 30, scale = 1, sample = 0.5, watch_after = 12;
+    double hangup = 1, timeout = 30, scale = 1, sample = 0.5, watch_after = 12, rate = 0;
     int watch = 0;
     const char *host = "127.0.0.1", *path = "/test";
     for (int i = 1; i < argc; i++) {
@@ -81,6 +83,8 @@ int main(int argc, char **argv)
             ok = flag_int(v, 0, 1000000, &n);
         else if (!strcmp(f, "-c"))
             ok = flag_int(v, 1, 100000, &c);
+        else if (!strcmp(f, "--rate"))
+            ok = flag_positive(v, 1e6, &rate);
         else if (!strcmp(f, "--hangup"))
             ok = flag_double(v, 0, 1e6, &hangup);
         else if (!strcmp(f, "--timeout"))
@@ -99,7 +103,7 @@ int main(int argc, char **argv)
     time_scale_set(scale);
     struct burst b = {
         .host = host, .port = (int)port, .path = path,
-        .requests = (int)n, .concurrency = (int)c,
+        .requests = (int)n, .concurrency = (int)c, .rate = rate / scale,
         .hangup_ms = hangup > 0 ? seconds(hangup) : -1,
         .timeout_ms = (int64_t)(timeout * 1000),
         .sample_ms = watch ? seconds(sample) : 0,
@@ -107,6 +111,8 @@ int main(int argc, char **argv)
         .on_sample = print_sample,
     };
     printf("burst: %ld requests to http://%s:%ld%s, %ld at a time", n, host, port, path, c);
+    if (rate > 0)
+        printf(", %g a second of the story", rate);
     if (b.hangup_ms >= 0)
         printf(", clients hang up after %g s (%lld ms)", hangup, (long long)b.hangup_ms);
     printf("\n");
