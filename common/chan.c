@@ -20,13 +20,14 @@
 #include "chan_internal.h"
 #include "clock.h"
 
-enum { WAITING = -1, TIMED_OUT = -2 };
+enum { WAITING = -1, TIMED_OUT = -2, SPIN = 2000 };
 
 struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     int fired;   /* WAITING, TIMED_OUT, or the index of the completed case */
     bool closed; /* the case completed because its channel was closed */
+    atomic_bool woken; /* fired is set: lets park spin before it sleeps */
 };
 
 /* One case of a blocked thread, queued on its channel. */
@@ -104,6 +105,7 @@ static struct sudog *claim_first(chan_t *ch, struct queue *q)
 static void wake_claimed(struct sudog *s, bool closed)
 {
     s->w->closed = closed;
+    atomic_store_explicit(&s->w->woken, true, memory_order_release);
     pthread_cond_signal(&s->w->cond);
     pthread_mutex_unlock(&s->w->mu);
 }
@@ -391,6 +393,10 @@ static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *
  * for the timeout if nothing fired first. */
 static void park(struct waiter *w, int64_t wake)
 {
+    /* A partner running on another core often answers within microseconds:
+     * look a little while before paying for a sleep and a wake-up. */
+    for (int i = 0; i < SPIN && !atomic_load_explicit(&w->woken, memory_order_acquire); i++)
+        ;
     struct timespec ts;
     deadline_to_timespec(wake, &ts);
     pthread_mutex_lock(&w->mu);
@@ -413,6 +419,7 @@ static void waiter_init(struct waiter *w)
     pthread_mutex_init(&w->mu, NULL);
     w->fired = WAITING;
     w->closed = false;
+    atomic_init(&w->woken, false);
 }
 
 static void waiter_destroy(struct waiter *w)
@@ -445,17 +452,21 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
     park(&w, wake);
     census_unblock();
 
-    lock_all(sc);
+    /* The case that fired was dequeued by whoever fired it, so its channel
+     * is not locked again: after a close, a thousand woken receivers do not
+     * queue up on the closed channel's mutex. The other cases' entries go,
+     * one channel at a time. */
     for (int i = 0; i < n; i++) {
         struct sudog *s = &sc->sudogs[i];
         chan_t *ch = cases[i].ch;
         if (ch && i != w.fired) {
             struct queue *q = cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq;
+            pthread_mutex_lock(&ch->mu);
             if (s->prev || s->next || q->head == s)
                 unlink_sudog(ch, q, s);
+            pthread_mutex_unlock(&ch->mu);
         }
     }
-    unlock_all(sc);
     if (w.fired >= 0 && w.closed && cases[w.fired].op == CHAN_SEND)
         *err = EPIPE;
     int fired = w.fired;

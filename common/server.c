@@ -57,6 +57,7 @@ struct server {
     handler_fn handler;
     int jobs;   /* requests whose reply is pending; loop thread only */
     int max_inflight; /* 0: no limit */
+    bool no_threads;  /* answer /test on the loop: the benchmark's baseline */
     bool stopping;
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
@@ -245,6 +246,10 @@ static void on_test(struct evhttp_request *req, void *arg)
     }
     if (srv->stopping) {
         send_error(req, 503, "shutting down");
+        return;
+    }
+    if (srv->no_threads) {
+        send_text(req, 200, "ok", 2);
         return;
     }
     if (srv->max_inflight > 0 && srv->jobs >= srv->max_inflight) {
@@ -443,13 +448,16 @@ static void report_leftovers(struct server *srv)
 /* ---- flags and start-up ---- */
 
 static const char usage_text[] =
-    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F] [--max-inflight N]%s\n"
+    "usage: %s [--addr ADDR] [--port PORT] [--time-scale F] [--max-inflight N]\n"
+    "          [--no-threads]%s\n"
     "\n"
     "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
     "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
     "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
     "  --max-inflight N answer 503 while N requests are in flight (限流; default: no limit)\n"
+    "  --no-threads     answer /test with \"ok\" from the event loop, starting no\n"
+    "                   thread: the baseline ./lab bench compares against\n"
     "%s"
     "  --help           this text\n";
 
@@ -462,6 +470,7 @@ struct options {
     int port;
     double scale;
     long max_inflight;
+    bool no_threads;
     bool with_db;
 };
 
@@ -475,6 +484,10 @@ static void parse_flags(int argc, char **argv, struct options *o)
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
+        }
+        if (strcmp(flag, "--no-threads") == 0) {
+            o->no_threads = true;
+            continue;
         }
         if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale") &&
             strcmp(flag, "--max-inflight") && (!o->with_db || strcmp(flag, "--db")))
@@ -557,7 +570,7 @@ static void print_listening(struct evhttp_bound_socket *bound)
 
 static int run(int argc, char **argv, handler_fn handler, bool with_db)
 {
-    struct options o = { "127.0.0.1", 8080, 1.0, 0, with_db };
+    struct options o = { "127.0.0.1", 8080, 1.0, 0, false, with_db };
     parse_flags(argc, argv, &o);
     time_scale_set(o.scale);
     /* libevent writes with writev() and no MSG_NOSIGNAL. */
@@ -567,7 +580,8 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evthread_use_pthreads();
 
     int code = 1;
-    struct server srv = { .handler = handler, .max_inflight = (int)o.max_inflight };
+    struct server srv = { .handler = handler, .max_inflight = (int)o.max_inflight,
+                          .no_threads = o.no_threads };
     srv.ctx = ctx_with_cancel(ctx_background());
     srv.base = event_base_new();
     if (!srv.ctx || !srv.base || !(srv.http = evhttp_new(srv.base)))
