@@ -78,6 +78,16 @@ int server_stop(struct server *s, int sig, int ms)
     return ok;
 }
 
+void server_stop_cleanly(struct server *s)
+{
+    int ok = server_stop(s, SIGTERM, 5000);
+    const char *said = server_stderr(s);
+    server_cleanup(s);
+    ck_assert_msg(ok, "the server did not exit within 5 s of SIGTERM: %s", said);
+    ck_assert_msg(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+                  "the server did not exit with 0 (wait status %d): %s", s->status, said);
+}
+
 const char *server_stderr(const struct server *s)
 {
     static char text[16384];

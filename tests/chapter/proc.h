@@ -25,6 +25,10 @@ void server_start(struct server *s, const char *path, double scale, const char *
  * s->status holds its wait status). A server still running is killed. */
 int server_stop(struct server *s, int sig, int ms);
 
+/* SIGTERM; the server must exit 0 within 5 s (its bound is 1 s: the rest is
+ * room for a slow machine). Then removes its files. Fails the test if not. */
+void server_stop_cleanly(struct server *s);
+
 /* The whole of what the server wrote to stderr so far (static storage). */
 const char *server_stderr(const struct server *s);
 

@@ -17,9 +17,7 @@
  * the fixed test's 1 s by seconds, so a leak cannot pass for a fix either.
  */
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include "burst.h"
 #include "census.h"
@@ -31,18 +29,6 @@ static double env_number(const char *name, double fallback)
 {
     const char *v = getenv(name);
     return v && *v ? atof(v) : fallback;
-}
-
-/* SIGTERM, then the server must exit 0 within its shutdown bound (1 s, with
- * room for a slow machine). */
-static void stop(struct server *s)
-{
-    int ok = server_stop(s, SIGTERM, 5000);
-    const char *said = server_stderr(s);
-    server_cleanup(s);
-    ck_assert_msg(ok, "the server did not exit within 5 s of SIGTERM: %s", said);
-    ck_assert_msg(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-                  "the server did not exit with 0 (wait status %d): %s", s->status, said);
 }
 
 static struct burst_result fire(const struct server *s, int requests)
@@ -97,7 +83,7 @@ START_TEST(leaky_keeps_its_threads)
     ck_assert_msg(ok, "%s: %d threads before the burst, down to %d within 1 s of the "
                   "story after it: expected at least %d to stay\n%s",
                   path, before, a.seen, a.want, threads_dump(s.port));
-    stop(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -116,7 +102,7 @@ START_TEST(fixed_returns_to_its_baseline)
     int after = census_settle(s.pid, before, deadline_after(1000));
     ck_assert_msg(after == before, "%s: %d threads before the burst, still %d 1 s after it\n%s",
                   path, before, after, threads_dump(s.port));
-    stop(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 

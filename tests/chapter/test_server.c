@@ -43,13 +43,6 @@ static void assert_still_serving(const struct server *s)
     ck_assert_msg(strstr(r, "\r\n\r\nok"), "after that, GET /test got: %s", r);
 }
 
-static void stop_cleanly(struct server *s)
-{
-    ck_assert(server_stop(s, SIGTERM, 5000));
-    ck_assert(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0);
-    server_cleanup(s);
-}
-
 START_TEST(a_malformed_request_line_gets_400)
 {
     struct server s;
@@ -57,7 +50,7 @@ START_TEST(a_malformed_request_line_gets_400)
     const char *r = exchange(&s, "GARBAGE\r\n\r\n");
     ck_assert_msg(status_of(r) == 400, "got: %s", r);
     assert_still_serving(&s);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -74,7 +67,7 @@ START_TEST(a_100_kb_header_gets_400)
     free(request);
     ck_assert_msg(status_of(r) == 400, "got: %s", r);
     assert_still_serving(&s);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -88,7 +81,7 @@ START_TEST(a_client_that_hangs_up_mid_request_is_harmless)
         close(fd);
     }
     assert_still_serving(&s);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -102,7 +95,7 @@ START_TEST(wrong_methods_and_paths_get_405_and_404)
     ck_assert_msg(status_of(r) == 404, "got: %s", r);
     r = exchange(&s, "GET /debug/threads HTTP/1.0\r\n\r\n");
     ck_assert_msg(strstr(r, "\r\n\r\nthreads: "), "got: %s", r);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -117,7 +110,7 @@ START_TEST(a_thousand_concurrent_connections_are_all_answered)
     ck_assert_int_eq(burst_run(&b, &r), 0);
     ck_assert_msg(r.status[200] == 1000, "200: %d, failed: %d", r.status[200], r.failed);
     assert_still_serving(&s);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -136,7 +129,7 @@ START_TEST(a_hang_up_cancels_the_request_and_its_worker)
     int after = census_settle(s.pid, before, deadline_after(1000));
     ck_assert_msg(after == before, "%d threads, %d before\n%s", after, before,
                   threads_dump(s.port));
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
@@ -153,7 +146,7 @@ START_TEST(max_inflight_answers_503_past_the_limit)
     ck_assert_int_eq(burst_run(&b, &r), 0);
     ck_assert_int_eq(r.status[503], 5);
     ck_assert_int_eq(r.hung_up, 5);
-    stop_cleanly(&s);
+    server_stop_cleanly(&s);
 }
 END_TEST
 
