@@ -26,6 +26,12 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+bool db_addr_ok(const char *addr)
+{
+    struct sockaddr_in sa;
+    return parse_addr(addr, &sa) == 0;
+}
+
 /* Connecting can stall too (a full backlog): it waits on ctx like the rest. */
 static int connect_to(ctx_t *ctx, const struct sockaddr_in *sa, const char *file, int line)
 {

@@ -11,9 +11,13 @@
 #ifndef COMMON_DB_H
 #define COMMON_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "context.h"
+
+/* Whether addr is a numeric "IPV4:PORT" that db_query accepts. */
+bool db_addr_ok(const char *addr);
 
 /* Returns 0 with the answer's line (without its newline) in answer; or -1
  * with errno ECANCELED or ETIMEDOUT (from ctx), ECONNRESET if the database

@@ -38,6 +38,7 @@
 
 #include "census.h"
 #include "clock.h"
+#include "db.h"
 #include "flags.h"
 #include "go.h"
 
@@ -499,14 +500,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
         if (strcmp(flag, "--addr") == 0) {
             o->addr = value;
         } else if (strcmp(flag, "--db") == 0) {
-            const char *colon = strrchr(value, ':');
-            long db_port;
-            struct in_addr ip;
-            char host[INET_ADDRSTRLEN] = "";
-            if (colon && (size_t)(colon - value) < sizeof host)
-                memcpy(host, value, (size_t)(colon - value));
-            if (!colon || !flag_int(colon + 1, 1, 65535, &db_port) ||
-                inet_pton(AF_INET, host, &ip) != 1)
+            if (!db_addr_ok(value))
                 flag_usage_error(argv[0], usage, "--db takes IPV4:PORT", value);
             snprintf(db_addr, sizeof db_addr, "%s", value);
         } else if (strcmp(flag, "--max-inflight") == 0) {
