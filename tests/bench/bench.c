@@ -92,7 +92,7 @@ static void waiter(void *arg)
     } else {
         ctx_poll(f->ctx, f->fd, POLLIN, -1);
     }
-    int64_t t = now_ns(), prev = atomic_load(&f->last_exit);
+    long long t = now_ns(), prev = atomic_load(&f->last_exit);
     while (t > prev && !atomic_compare_exchange_weak(&f->last_exit, &prev, t))
         ;
 }
@@ -364,22 +364,28 @@ static void bench_hangup(const char *build)
         return;
     int base = census_threads_of(p.pid);
     double v[100];
-    int reps = 100;
-    for (int r = 0; r < reps; r++) {
+    int reps = 0;
+    for (int r = 0; r < 100; r++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p.port) };
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
         connect(fd, (struct sockaddr *)&sa, sizeof sa);
         const char req[] = "GET /test HTTP/1.1\r\nHost: x\r\n\r\n";
-        if (write(fd, req, sizeof req - 1) < 0)
+        if (write(fd, req, sizeof req - 1) < 0) {
+            close(fd);
             break;
+        }
         while (census_threads_of(p.pid) < base + 2) /* handler and worker */
             usleep(100);
         int64_t start = now_ns();
         close(fd);
         while (census_threads_of(p.pid) > base)
             ;
-        v[r] = (double)(now_ns() - start) / 1e6;
+        v[reps++] = (double)(now_ns() - start) / 1e6;
+    }
+    if (reps == 0) {
+        stop_server(&p);
+        return;
     }
     double median, p99;
     quantiles(v, reps, &median, &p99);
