@@ -1,4 +1,4 @@
-/* Chapter 04, fixed: the seed's standard pattern (标准安全写法).
+/* Chapter 04, fixed: the article's standard pattern (标准安全写法).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

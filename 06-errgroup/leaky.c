@@ -31,7 +31,7 @@
 
 static int ids[workerCount] = { 0, 1, 2 };
 
-/* The seed's work: 5 s, unless ctx ends it first. */
+/* The article's work: 5 s, unless ctx ends it first. */
 static int worker(ctx_t *ctx, void *arg)
 {
     int id = *(int *)arg;

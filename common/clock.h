@@ -20,7 +20,7 @@ int64_t deadline_after(int64_t ms);
 struct timespec;
 void deadline_to_timespec(int64_t deadline, struct timespec *ts);
 
-/* The seed's story runs on a time scale: every duration a chapter names (10 s
+/* The article's story runs on a time scale: every duration a chapter names (10 s
  * of work, a 2 s timeout) is that many seconds of the story, and seconds()
  * turns it into milliseconds on this machine's clock, times the scale. At
  * scale 1 a second is a second; at 0.01 the whole story plays in a hundredth

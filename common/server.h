@@ -18,7 +18,7 @@
  * - What the handler wrote is sent when it returns, exactly once. If the
  *   client has gone by then, nothing is sent and nothing breaks.
  * - With --max-inflight N, a request that arrives while N are in flight is
- *   answered 503 at once, on the loop thread: the seed's 限流 (rate limit).
+ *   answered 503 at once, on the loop thread: the article's 限流 (rate limit).
  * - GET /debug/threads (loopback clients only) answers "threads: N", the
  *   kernel's count, then the census dump.
  * - On SIGINT or SIGTERM the server stops accepting, cancels every request

@@ -1,7 +1,7 @@
-/* story: the seed's handlers that more than one chapter runs.
+/* story: the article's handlers that more than one chapter runs.
  *
  * Chapters differ in how they start their work and how that work ends; the
- * handler around it is the seed's own and is written once, here.
+ * handler around it is the article's own and is written once, here.
  */
 #ifndef COMMON_STORY_H
 #define COMMON_STORY_H
@@ -10,7 +10,7 @@
 #include "context.h"
 #include "server.h"
 
-/* What resultCh carries: the seed's `chan string`, as a fixed-size value. */
+/* What resultCh carries: the article's `chan string`, as a fixed-size value. */
 struct result {
     char text[64];
 };

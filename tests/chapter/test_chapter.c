@@ -1,10 +1,10 @@
 /* Before and after: start one chapter's server as a process of its own, fire
- * a burst of requests whose clients hang up after 1 s of the seed's time, and
+ * a burst of requests whose clients hang up after 1 s of the story, and
  * count the server's threads in /proc/PID/task.
  *
  * - leaky: right after the burst the server has at least 90% of
  *   (threads leaked per request x requests) more threads than before, and
- *   still has them 1 s of the seed's time later (a fixed server would long
+ *   still has them 1 s of the story later (a fixed server would long
  *   have let them go, so a fix cannot pass for a leak);
  * - fixed: within 1 s it is back to the count it started with, and if not,
  *   the failure shows the server's /debug/threads.
@@ -13,7 +13,7 @@
  * (threads leaked per request, from the chapter's README) and, optionally,
  * CHAPTER_TIME_SCALE (default 0.5) and CHAPTER_REQUESTS (default 100).
  *
- * At scale 0.5 the seed's shortest leak, chapter 01's 10 s worker, outlives
+ * At scale 0.5 the article's shortest leak, chapter 01's 10 s worker, outlives
  * the fixed test's 1 s by seconds, so a leak cannot pass for a fix either.
  */
 #include <math.h>

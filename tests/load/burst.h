@@ -1,5 +1,5 @@
 /* burst: fire N GET requests at a server, C at a time, whose clients hang up
- * after a while: the seed's "客户端 1 秒就断开" (the client leaves after 1 s).
+ * after a while: the article's "客户端 1 秒就断开" (the client leaves after 1 s).
  * With a rate, the same requests arrive steadily instead: sustained load.
  * Runs on its own libevent loop with libevent's HTTP client, in the calling
  * thread, and returns when every request has been answered, has failed or has

@@ -4,7 +4,7 @@
  *
  * sends 100 requests, all at once, whose clients hang up after 1 s, prints
  * the replies by status, and samples the server's /debug/threads during the
- * burst and for 12 s after it. Durations are the seed's seconds, times
+ * burst and for 12 s after it. Durations are seconds of the story, times
  * --time-scale, as in the servers (all but --timeout, a safety net).
  */
 #include <stdio.h>
@@ -35,7 +35,7 @@ static const char usage[] =
     "  --watch           sample the server's /debug/threads during and after the burst\n"
     "  --sample S        seconds between samples (default 0.5)\n"
     "  --watch-after S   seconds to go on sampling after the burst (default 12)\n"
-    "Other durations are the seed's seconds, times --time-scale.\n";
+    "Other durations are seconds of the story, times --time-scale.\n";
 
 static void print_sample(int64_t t_ms, int threads, void *arg)
 {

@@ -126,7 +126,7 @@ START_TEST(a_sender_on_a_channel_its_creator_released_is_leaked)
     ck_assert_int_eq(go("orphan", send_one, chan_ref(ch)), 0);
     ck_assert(unit_blocked(1, "orphan", "chan_send"));
     ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 0);
-    /* The seed's worker(): make the channel, start the sender, forget it. */
+    /* The article's worker(): make the channel, start the sender, forget it. */
     chan_t *forgotten = ch;
     chan_release(ch);
     ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 1);
