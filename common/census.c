@@ -76,21 +76,29 @@ int census_threads(void)
     return census_threads_of(0);
 }
 
+/* One wait of a poll with growing pauses (1, 2, 4 ... 64 ms), never past the
+ * deadline. Returns false once the deadline has passed. */
+static bool pause_before_next_look(int64_t *pause, int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+        return false;
+    int64_t ms = *pause < left ? *pause : left;
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+    if (*pause < 64)
+        *pause *= 2;
+    return true;
+}
+
 int census_settle(pid_t pid, int want, int64_t deadline)
 {
     int64_t pause = 1;
-    for (;;) {
-        int n = census_threads_of(pid);
-        int64_t left = deadline - now_ms();
-        if (n == want || n < 0 || left <= 0)
-            return n;
-        if (pause > left)
-            pause = left;
-        struct timespec ts = { .tv_sec = pause / 1000, .tv_nsec = (pause % 1000) * 1000000 };
-        nanosleep(&ts, NULL);
-        if (pause < 100)
-            pause *= 2;
-    }
+    int n;
+    while ((n = census_threads_of(pid)) != want && n >= 0 &&
+           pause_before_next_look(&pause, deadline))
+        ;
+    return n;
 }
 
 static void *say_tid(void *arg)
@@ -109,12 +117,8 @@ int census_warm_up(void)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
     int64_t deadline = deadline_after(2000), pause = 1;
-    while (access(path, F_OK) == 0 && now_ms() < deadline) {
-        struct timespec ts = { 0, pause * 1000000 };
-        nanosleep(&ts, NULL);
-        if (pause < 50)
-            pause *= 2;
-    }
+    while (access(path, F_OK) == 0 && pause_before_next_look(&pause, deadline))
+        ;
     return 0;
 }
 

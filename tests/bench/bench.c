@@ -9,7 +9,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <malloc.h>
 #include <poll.h>
@@ -34,6 +33,7 @@
 #include "clock.h"
 #include "context.h"
 #include "go.h"
+#include "proc.h"
 
 static FILE *csv;
 
@@ -253,42 +253,19 @@ static void bench_channels(void)
 
 /* ---- servers, as processes ---- */
 
-struct proc {
-    pid_t pid;
-    int port;
-};
-
-static int start_server(struct proc *p, const char *path, const char *scale, const char *extra)
+static int start_server(struct server *p, const char *path, double scale, const char *extra)
 {
-    char out[] = "/tmp/bench-out-XXXXXX";
-    int fd = mkstemp(out);
-    p->pid = fork();
-    if (p->pid == 0) {
-        dup2(fd, STDOUT_FILENO);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, STDERR_FILENO);
-        execl(path, path, "--port", "0", "--time-scale", scale, extra, (char *)NULL);
-        _exit(127);
-    }
-    close(fd);
-    p->port = 0;
-    for (int i = 0; i < 500 && !p->port; i++) {
-        FILE *f = fopen(out, "r");
-        char line[128] = "";
-        if (f && fgets(line, sizeof line, f) && strchr(line, '\n') && strrchr(line, ':'))
-            p->port = atoi(strrchr(line, ':') + 1);
-        if (f)
-            fclose(f);
-        usleep(10000);
-    }
-    unlink(out);
-    return p->port ? 0 : -1;
+    if (server_spawn(p, path, scale, extra, NULL) == 0)
+        return 0;
+    server_stop(p, SIGKILL, 1000);
+    server_cleanup(p);
+    return -1;
 }
 
-static void stop_server(struct proc *p)
+static void stop_server(struct server *p)
 {
-    kill(p->pid, SIGTERM);
-    waitpid(p->pid, NULL, 0);
+    server_stop(p, SIGTERM, 5000);
+    server_cleanup(p);
 }
 
 /* VmRSS of pid in kB. */
@@ -336,8 +313,8 @@ static void bench_server(const char *build, const char *extra, const char *label
 {
     char path[512];
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
-    struct proc p;
-    if (start_server(&p, path, "0.000001", extra) < 0)
+    struct server p;
+    if (start_server(&p, path, 0.000001, extra) < 0)
         return;
     fire(p.port, 1000, 50, -1); /* warm up */
     struct peak pk = { .pid = p.pid };
@@ -359,8 +336,8 @@ static void bench_hangup(const char *build)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
-    struct proc p;
-    if (start_server(&p, path, "1", NULL) < 0)
+    struct server p;
+    if (start_server(&p, path, 1, NULL) < 0)
         return;
     int base = census_threads_of(p.pid);
     double v[100];
@@ -402,10 +379,10 @@ static int settle(pid_t pid, int want)
 static void bench_leak_cost(const char *build)
 {
     char path[512];
-    struct proc p;
+    struct server p;
     printf("\nwhat a leak costs\n");
     snprintf(path, sizeof path, "%s/02-channel-block/leaky", build);
-    if (start_server(&p, path, "1", NULL) == 0) {
+    if (start_server(&p, path, 1, NULL) == 0) {
         int t0 = census_threads_of(p.pid);
         long r0 = rss_kb(p.pid);
         fire(p.port, 1000, 100, -1);
@@ -417,7 +394,7 @@ static void bench_leak_cost(const char *build)
         stop_server(&p);
     }
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
-    if (start_server(&p, path, "0.001", NULL) == 0) {
+    if (start_server(&p, path, 0.001, NULL) == 0) {
         int t0 = census_threads_of(p.pid);
         long cold = rss_kb(p.pid);
         fire(p.port, 1000, 500, -1);

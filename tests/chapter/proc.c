@@ -34,31 +34,40 @@ static int read_port(void *arg)
 static int temp_file(char *path, size_t size, const char *what)
 {
     snprintf(path, size, "/tmp/chapter-%s-XXXXXX", what);
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    return fd;
+    return mkstemp(path);
+}
+
+int server_spawn(struct server *s, const char *path, double scale, const char *extra,
+                 const char *value)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = -1;
+    int out = temp_file(s->out, sizeof s->out, "out");
+    int err = temp_file(s->err, sizeof s->err, "err");
+    if (out >= 0 && err >= 0) {
+        char scale_text[32];
+        snprintf(scale_text, sizeof scale_text, "%g", scale);
+        s->pid = fork();
+        if (s->pid == 0) {
+            dup2(out, STDOUT_FILENO);
+            dup2(err, STDERR_FILENO);
+            execl(path, path, "--port", "0", "--time-scale", scale_text, extra, value,
+                  (char *)NULL);
+            _exit(127);
+        }
+    }
+    if (out >= 0)
+        close(out);
+    if (err >= 0)
+        close(err);
+    return s->pid > 0 && unit_eventually(read_port, s, 10000) ? 0 : -1;
 }
 
 void server_start(struct server *s, const char *path, double scale, const char *extra,
                   const char *value)
 {
-    memset(s, 0, sizeof *s);
-    int out = temp_file(s->out, sizeof s->out, "out");
-    int err = temp_file(s->err, sizeof s->err, "err");
-    char scale_text[32];
-    snprintf(scale_text, sizeof scale_text, "%g", scale);
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        execl(path, path, "--port", "0", "--time-scale", scale_text, extra, value, (char *)NULL);
-        _exit(127);
-    }
-    close(out);
-    close(err);
-    ck_assert_msg(unit_eventually(read_port, s, 10000), "%s never said it was listening: %s",
-                  path, server_stderr(s));
+    ck_assert_msg(server_spawn(s, path, scale, extra, value) == 0,
+                  "%s never said it was listening: %s", path, server_stderr(s));
 }
 
 static int exited(void *arg)
@@ -69,6 +78,8 @@ static int exited(void *arg)
 
 int server_stop(struct server *s, int sig, int ms)
 {
+    if (s->pid <= 0)
+        return 0;
     kill(s->pid, sig);
     int ok = unit_eventually(exited, s, ms);
     if (!ok) {

@@ -16,8 +16,12 @@ struct server {
 };
 
 /* Starts path --port 0 --time-scale scale, then the extra flag and its value
- * if extra is not NULL, and waits for its listening line; fails the test if
- * it never comes. */
+ * if extra is not NULL, and waits up to 10 s for its listening line. Returns
+ * 0, or -1 if it never came (server_stop then ends whatever was started). */
+int server_spawn(struct server *s, const char *path, double scale, const char *extra,
+                 const char *value);
+
+/* server_spawn, failing the test if the server does not start. */
 void server_start(struct server *s, const char *path, double scale, const char *extra,
                   const char *value);
 
