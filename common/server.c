@@ -8,9 +8,12 @@
  *
  * evhttp stops reading a connection once a request's headers are in, so it
  * never sees the client hang up while a reply is pending. Each job therefore
- * watches a dup of the connection's socket with an EV_CLOSED event (epoll's
- * EPOLLRDHUP), which cancels the request's context. The dup is the job's own:
- * evhttp may close its descriptor whenever it likes.
+ * watches a dup of the connection's socket, which cancels the request's
+ * context when the client goes. A close or half-close shows as EV_CLOSED
+ * (epoll's EPOLLRDHUP); a reset does not (libevent turns EPOLLERR into
+ * EV_READ|EV_WRITE), so the watch is for EV_READ too, edge-triggered so that
+ * a pipelined request's unread bytes wake it once, not in a loop. The dup is
+ * the job's own: evhttp may close its descriptor whenever it likes.
  */
 #include "server.h"
 
@@ -192,11 +195,25 @@ static void on_reply(evutil_socket_t fd, short what, void *arg)
     maybe_finish_shutdown(srv);
 }
 
+/* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
+ * or a read of 0), or reset the connection (an error, which reading here
+ * also clears). Bytes waiting to be read are a pipelined request, not a
+ * hang-up: they stay for evhttp. */
+static bool client_gone(evutil_socket_t fd, short what)
+{
+    if (what & EV_CLOSED)
+        return true;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static void on_hangup(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
     struct job *job = arg;
+    if (!client_gone(fd, what))
+        return;
+    event_del(job->hangup); /* a reset socket stays ready: stop watching it */
     ctx_cancel_cause(job->r.ctx, ECONNRESET);
 }
 
@@ -230,7 +247,8 @@ static struct job *job_new(struct server *srv, struct evhttp_request *req)
     if (fd >= 0)
         job->hangup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (job->hangup_fd >= 0)
-        job->hangup = event_new(srv->base, job->hangup_fd, EV_CLOSED, on_hangup, job);
+        job->hangup = event_new(srv->base, job->hangup_fd,
+                                EV_CLOSED | EV_READ | EV_ET | EV_PERSIST, on_hangup, job);
     if (!job->r.ctx || !job->reply || !job->hangup || event_add(job->hangup, NULL) < 0) {
         job_free(job);
         return NULL;

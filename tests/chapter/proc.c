@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +12,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "census.h"
 #include "unit.h"
 
 static int read_port(void *arg)
@@ -167,4 +172,84 @@ const char *threads_dump(int port)
     if (strlen(body) > 2000)
         strcpy(body + 1980, "\n[...]\n"); /* Check's messages are short */
     return body;
+}
+
+const char *const hangup_name[3] = { "close", "reset", "half-close" };
+
+void hang_up(int fd, enum hangup how)
+{
+    if (how == HANGUP_HALF_CLOSE) {
+        shutdown(fd, SHUT_WR);
+        return;
+    }
+    if (how == HANGUP_RESET) {
+        struct linger l = { 1, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    close(fd);
+}
+
+long proc_cpu_ms(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    /* Fields 14 and 15, counted after the command name's closing paren. */
+    char *p = strrchr(text, ')');
+    unsigned long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                     &stime) != 2)
+        return -1;
+    return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+int threads_reach(pid_t pid, int want, int64_t deadline, int64_t *at)
+{
+    int n;
+    for (;;) {
+        n = census_threads_of(pid);
+        *at = now_ms();
+        if (n == want || n < 0 || *at >= deadline)
+            return n;
+        struct timespec ts = { 0, 500000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+int http_get(int port, const char *path, int64_t timeout_ms, struct reply *r)
+{
+    memset(r, 0, sizeof *r);
+    char request[512], text[4096];
+    snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    r->sent_at = now_ms();
+    int fd = raw_send(port, request);
+    if (fd < 0)
+        return -1;
+    int64_t deadline = r->sent_at + timeout_ms;
+    size_t got = 0;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = read(fd, text + got, sizeof text - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == sizeof text - 1)
+            break;
+    }
+    r->ms = now_ms() - r->sent_at;
+    close(fd);
+    text[got] = '\0';
+    char *body = strstr(text, "\r\n\r\n");
+    if (strncmp(text, "HTTP/1.", 7) != 0 || !body)
+        return -1;
+    r->status = atoi(text + 9);
+    snprintf(r->body, sizeof r->body, "%s", body + 4);
+    return 0;
 }

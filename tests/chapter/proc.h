@@ -46,6 +46,38 @@ size_t raw_exchange(int port, const char *bytes, size_t len, char *reply, size_t
 /* Connects and sends request, and returns the socket, open (or -1). */
 int raw_send(int port, const char *request);
 
+/* How a client leaves: close (FIN), reset (SO_LINGER 0, then close: RST), or
+ * half-close (shutdown of its sending side: FIN, while it can still read). */
+enum hangup { HANGUP_CLOSE, HANGUP_RESET, HANGUP_HALF_CLOSE };
+extern const char *const hangup_name[3];
+
+/* Leaves the connection fd as how says. After HANGUP_HALF_CLOSE the caller
+ * still owns fd and closes it. */
+void hang_up(int fd, enum hangup how);
+
+/* CPU time the process has used so far (user + system), in milliseconds, from
+ * /proc/PID/stat; -1 if it cannot be read. */
+long proc_cpu_ms(pid_t pid);
+
+/* Polls the kernel's thread count of pid every half millisecond until it
+ * equals want or the deadline (clock.h) passes; returns the last count and
+ * sets *at to the time (now_ms) it was read. For measuring how fast threads
+ * go, where census_settle's growing waits would blur the answer. */
+int threads_reach(pid_t pid, int want, int64_t deadline, int64_t *at);
+
+/* A patient client's view of one GET: status (0 if no complete reply), the
+ * body, and when the reply ended, in ms after the request was sent. */
+struct reply {
+    int status;
+    char body[512];
+    int64_t sent_at, ms;
+};
+
+/* Sends GET path over a new connection and reads the reply until the server
+ * closes it or timeout_ms pass. Returns 0, or -1 if no complete reply came
+ * (r->status 0). */
+int http_get(int port, const char *path, int64_t timeout_ms, struct reply *r);
+
 /* The body of GET /debug/threads (static storage, cut to 2000 bytes), for
  * failure messages. */
 const char *threads_dump(int port);

@@ -2,10 +2,12 @@
  * bad input gets a clear answer and serving goes on, hang-ups cancel work,
  * bad flags exit 2, SIGINT stops it cleanly. CHAPTER_SERVER names the server
  * (chapter 01's fixed one). */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "burst.h"
@@ -26,6 +28,23 @@ static char reply[1 << 16];
 static const char *exchange(const struct server *s, const char *request)
 {
     raw_exchange(s->port, request, strlen(request), reply, sizeof reply);
+    return reply;
+}
+
+/* The same, reading for up to ms (the server closes the connection when done). */
+static const char *exchange_for(const struct server *s, const char *request, int64_t ms)
+{
+    int fd = raw_send(s->port, request);
+    ck_assert_int_ge(fd, 0);
+    size_t got = 0;
+    int64_t deadline = deadline_after(ms);
+    ssize_t n = 0;
+    while (got < sizeof reply - 1 && now_ms() < deadline &&
+           ((n = read(fd, reply + got, sizeof reply - 1 - got)) > 0 ||
+            (n < 0 && (errno == EAGAIN || errno == EINTR))))
+        got += n > 0 ? (size_t)n : 0;
+    reply[got] = '\0';
+    close(fd);
     return reply;
 }
 
@@ -133,6 +152,122 @@ START_TEST(a_hang_up_cancels_the_request_and_its_worker)
 }
 END_TEST
 
+/* One request to chapter 01's fixed server at scale 1 (10 s of work ahead, so
+ * only the hang-up can end it), then the client leaves as how says. Returns
+ * the ms from the hang-up until the request's two threads are gone. */
+static int64_t time_a_hang_up(const struct server *s, int before, enum hangup how)
+{
+    int fd = raw_send(s->port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_ge(fd, 0);
+    int64_t at;
+    int n = threads_reach(s->pid, before + 2, deadline_after(5000), &at);
+    ck_assert_msg(n == before + 2, "%d threads with the request in flight, %d before", n,
+                  before);
+    int64_t start = now_ms();
+    hang_up(fd, how);
+    n = threads_reach(s->pid, before, start + 2000 * unit_slowdown(), &at);
+    if (how == HANGUP_HALF_CLOSE)
+        close(fd);
+    ck_assert_msg(n == before, "%s: %d threads 2 s after the client left, %d before\n%s",
+                  hangup_name[how], n, before, threads_dump(s->port));
+    return at - start;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Ten hang-ups of one kind: the median within 10 ms, every one within 100 ms
+ * (times the sanitizer slowdown). */
+static void assert_hang_ups_cancel_at_once(enum hangup how)
+{
+    struct server s;
+    server_start(&s, server_path(), 1, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    int64_t ms[10];
+    for (int i = 0; i < 10; i++)
+        ms[i] = time_a_hang_up(&s, before, how);
+    qsort(ms, 10, sizeof ms[0], by_value);
+    int slow = unit_slowdown();
+    ck_assert_msg(ms[5] <= 10 * slow && ms[9] <= 100 * slow,
+                  "%s: threads gone %lld ms (median) and %lld ms (slowest) after the hang-up; "
+                  "bounds %d and %d ms",
+                  hangup_name[how], (long long)ms[5], (long long)ms[9], 10 * slow, 100 * slow);
+    server_stop_cleanly(&s);
+}
+
+START_TEST(a_close_cancels_the_request_within_10_ms)
+{
+    assert_hang_ups_cancel_at_once(HANGUP_CLOSE);
+}
+END_TEST
+
+START_TEST(a_reset_cancels_the_request_within_10_ms)
+{
+    assert_hang_ups_cancel_at_once(HANGUP_RESET);
+}
+END_TEST
+
+START_TEST(a_half_close_cancels_the_request_within_10_ms)
+{
+    assert_hang_ups_cancel_at_once(HANGUP_HALF_CLOSE);
+}
+END_TEST
+
+/* CPU the server uses over the next second, in ms. */
+static long cpu_over_a_second(pid_t pid)
+{
+    long start = proc_cpu_ms(pid);
+    struct timespec second = { 1, 0 };
+    nanosleep(&second, NULL); /* a measuring window, not a wait for anything */
+    return proc_cpu_ms(pid) - start;
+}
+
+/* A reset leaves the socket in error: read it, or epoll reports it again and
+ * again and the loop spins. */
+START_TEST(a_reset_connection_costs_no_cpu)
+{
+    struct server s;
+    server_start(&s, server_path(), 1, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    for (int i = 0; i < 5; i++) {
+        int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_ge(fd, 0);
+        int64_t at;
+        ck_assert_int_eq(threads_reach(s.pid, before + 2, deadline_after(5000), &at),
+                         before + 2);
+        hang_up(fd, HANGUP_RESET);
+    }
+    long used = cpu_over_a_second(s.pid);
+    ck_assert_msg(used <= 100, "after 5 resets the server used %ld ms of CPU in 1 s", used);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
+/* The bytes of a second, pipelined request wait in the socket while the first
+ * runs: that is no hang-up, and watching for one must not spin on them. */
+START_TEST(pipelined_requests_are_answered_without_spinning)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.1, NULL, NULL);
+    const char two[] = "GET /test HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    long start = proc_cpu_ms(s.pid);
+    int64_t began = now_ms();
+    const char *r = exchange_for(&s, two, 10000);
+    long used = proc_cpu_ms(s.pid) - start;
+    int64_t took = now_ms() - began;
+    const char *second = strstr(r + 1, "HTTP/1.1 200");
+    ck_assert_msg(status_of(r) == 200 && second && strstr(second, "\r\n\r\nok"),
+                  "got: %s", r);
+    ck_assert_msg(took >= 2 * 1000 * 0.1 * 10 - 20, "both answered after %lld ms", (long long)took);
+    ck_assert_msg(used * 10 <= took, "%ld ms of CPU in %lld ms", used, (long long)took);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 START_TEST(max_inflight_answers_503_past_the_limit)
 {
     struct server s;
@@ -231,6 +366,11 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
     UNIT_ADD_TIMEOUT(s, a_thousand_concurrent_connections_are_all_answered, 30);
     UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_request_and_its_worker, 20);
+    UNIT_ADD_TIMEOUT(s, a_close_cancels_the_request_within_10_ms, 30);
+    UNIT_ADD_TIMEOUT(s, a_reset_cancels_the_request_within_10_ms, 30);
+    UNIT_ADD_TIMEOUT(s, a_half_close_cancels_the_request_within_10_ms, 30);
+    UNIT_ADD_TIMEOUT(s, a_reset_connection_costs_no_cpu, 30);
+    UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
     UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);
     UNIT_ADD_TIMEOUT(s, bad_flags_print_usage_and_exit_2, 20);
     UNIT_ADD_TIMEOUT(s, sigint_with_100_requests_in_flight_exits_0_within_1_s, 20);

@@ -93,3 +93,10 @@ int unit_blocked(int count, const char *name, const char *state)
     struct blocked b = { count, name, state };
     return unit_eventually(is_blocked, &b, 2000);
 }
+
+int unit_slowdown(void)
+{
+    const char *v = getenv("TEST_SLOWDOWN");
+    int n = v ? atoi(v) : 1;
+    return n > 0 ? n : 1;
+}

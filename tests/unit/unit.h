@@ -27,6 +27,12 @@ int unit_eventually(int (*pred)(void *arg), void *arg, int64_t ms);
  * up; with leaked set, only the groups marked leaked. */
 int unit_census_count(const char *name, const char *state, bool leaked);
 
+/* How much slower than a plain build this one runs: TEST_SLOWDOWN from the
+ * build (1, or 4 under a sanitizer, which slows every thread start and exit
+ * by an order of magnitude). Time bounds on what a server does are
+ * multiplied by it, and say so when they fail. */
+int unit_slowdown(void);
+
 /* Polls for up to 2 s until exactly count threads named name are in state. */
 int unit_blocked(int count, const char *name, const char *state);
 
