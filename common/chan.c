@@ -19,6 +19,7 @@
 #include "census.h"
 #include "chan_internal.h"
 #include "clock.h"
+#include "panic.h"
 
 enum { WAITING = -1, TIMED_OUT = -2, SPIN = 2000 };
 
@@ -214,17 +215,14 @@ void chan_release(chan_t *ch)
     free(ch);
 }
 
-int chan_close(chan_t *ch)
+void chan_close_at(chan_t *ch, const char *file, int line)
 {
-    if (!ch) {
-        errno = EPIPE;
-        return -1;
-    }
+    if (!ch)
+        go_panic("close of nil channel", file, line);
     pthread_mutex_lock(&ch->mu);
     if (ch->closed) {
         pthread_mutex_unlock(&ch->mu);
-        errno = EPIPE;
-        return -1;
+        go_panic("close of closed channel", file, line);
     }
     ch->closed = true;
     ch->wake_at = -1;
@@ -238,7 +236,6 @@ int chan_close(chan_t *ch)
     while ((s = claim_first(ch, &ch->sendq)) != NULL)
         wake_claimed(s, true);
     pthread_mutex_unlock(&ch->mu);
-    return 0;
 }
 
 /* Runs a wake that has come due; the caller holds no lock. */
@@ -511,6 +508,8 @@ static int select_impl(struct chan_case *cases, int n, int64_t deadline,
          * the next poll tells which. */
     }
     scratch_free(&sc);
+    if (err == EPIPE)
+        go_panic("send on closed channel", file, line);
     errno = err;
     return chosen >= 0 ? chosen : -1;
 }
@@ -521,11 +520,10 @@ int chan_select_at(struct chan_case *cases, int n, int64_t deadline, const char 
     return select_impl(cases, n, deadline, CENSUS_SELECT, file, line);
 }
 
-int chan_send_at(chan_t *ch, const void *val, const char *file, int line)
+void chan_send_at(chan_t *ch, const void *val, const char *file, int line)
 {
     struct chan_case c = chan_send_case(ch, val);
     select_impl(&c, 1, -1, CENSUS_CHAN_SEND, file, line);
-    return errno == EPIPE ? -1 : 0;
 }
 
 bool chan_recv_at(chan_t *ch, void *val, const char *file, int line)

@@ -7,9 +7,11 @@
  * went in.
  *
  * Closing a channel means no more values will be sent on it. Receivers drain
- * what is buffered, then receive the zero value with ok == false. Close wakes
- * every blocked sender and receiver. Where Go panics (send on a closed channel,
- * closing twice) these functions return -1 with errno EPIPE instead.
+ * what is buffered, then receive the zero value with ok == false. Sending on a
+ * closed channel, closing it twice and closing a NULL channel are programming
+ * errors, and panic as in Go (panic.h: Go's message, the file:line, abort):
+ * a sender blocked when the channel is closed panics too. So closing a
+ * channel is no way to free a blocked sender; only its receiver is.
  *
  * A NULL channel is Go's nil channel: sending or receiving on it blocks for
  * ever, and a select case on it is never chosen.
@@ -43,9 +45,9 @@ chan_t *chan_ref(chan_t *ch);
 void chan_release(chan_t *ch);
 
 /* ch <- *val. Blocks until a receiver takes the value or there is room in the
- * buffer. Returns 0, or -1 with errno EPIPE if ch is or becomes closed. */
+ * buffer. Panics if ch is or becomes closed. */
 #define chan_send(ch, val) chan_send_at((ch), (val), __FILE__, __LINE__)
-int chan_send_at(chan_t *ch, const void *val, const char *file, int line);
+void chan_send_at(chan_t *ch, const void *val, const char *file, int line);
 
 /* *val, ok := <-ch. Blocks until a value arrives or ch is closed. Returns ok:
  * true for a value that was sent, false once ch is closed and drained (then
@@ -53,8 +55,9 @@ int chan_send_at(chan_t *ch, const void *val, const char *file, int line);
 #define chan_recv(ch, val) chan_recv_at((ch), (val), __FILE__, __LINE__)
 bool chan_recv_at(chan_t *ch, void *val, const char *file, int line);
 
-/* close(ch). Returns 0, or -1 with errno EPIPE if ch was already closed. */
-int chan_close(chan_t *ch);
+/* close(ch). Panics if ch is NULL or already closed. */
+#define chan_close(ch) chan_close_at((ch), __FILE__, __LINE__)
+void chan_close_at(chan_t *ch, const char *file, int line);
 
 /* len(ch) and cap(ch): values buffered now, and the capacity. */
 int chan_len(chan_t *ch);
@@ -84,8 +87,8 @@ static inline struct chan_case chan_recv_case(chan_t *ch, void *val)
  * its index. When several can, one is chosen at random, as Go does.
  * deadline is absolute (clock.h): -1 waits for ever; 0 is Go's default case:
  * when no case is ready, return at once. When the deadline passes, returns -1
- * with errno ETIMEDOUT. A send case on a closed channel is chosen with errno
- * EPIPE; any other chosen case leaves errno at 0. */
+ * with errno ETIMEDOUT. A send case on a closed channel panics, as in Go; a
+ * chosen case leaves errno at 0. */
 #define chan_select(cases, n, deadline) \
     chan_select_at((cases), (n), (deadline), __FILE__, __LINE__)
 int chan_select_at(struct chan_case *cases, int n, int64_t deadline,

@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "census.h"
 #include "clock.h"
@@ -99,4 +102,33 @@ int unit_slowdown(void)
     const char *v = getenv("TEST_SLOWDOWN");
     int n = v ? atoi(v) : 1;
     return n > 0 ? n : 1;
+}
+
+void unit_assert_panics(void (*fn)(void *arg), void *arg, const char *message)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    char said[4096];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof said - 1 && (n = read(fds[0], said + got, sizeof said - 1 - got)) > 0)
+        got += (size_t)n;
+    said[got] = '\0';
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    char want[256];
+    snprintf(want, sizeof want, "panic: %s\n", message);
+    ck_assert_msg(strstr(said, want), "expected \"%s\" on stderr, got: %s", want, said);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "expected death by SIGABRT, wait status %d", status);
 }

@@ -33,6 +33,10 @@ int unit_census_count(const char *name, const char *state, bool leaked);
  * multiplied by it, and say so when they fail. */
 int unit_slowdown(void);
 
+/* Runs fn(arg) in a child process and asserts that it panics as Go would:
+ * its stderr says "panic: " then message, and it dies of SIGABRT. */
+void unit_assert_panics(void (*fn)(void *arg), void *arg, const char *message);
+
 /* Polls for up to 2 s until exactly count threads named name are in state. */
 int unit_blocked(int count, const char *name, const char *state);
 

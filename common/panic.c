@@ -1,0 +1,15 @@
+#include "panic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+
+_Noreturn void go_panic(const char *message, const char *file, int line)
+{
+    char name[16] = "?";
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    fprintf(stderr, "panic: %s\n\nthread %s [running]:\n\tat %s:%d\n", message, name, file,
+            line);
+    fflush(stderr);
+    abort();
+}
