@@ -585,6 +585,8 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     struct options o = { "127.0.0.1", 8080, 1.0, 0, false, with_db };
     parse_flags(argc, argv, &o);
     time_scale_set(o.scale);
+    /* What the article's workers print shows as it happens, even in a file. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     /* libevent writes with writev() and no MSG_NOSIGNAL. */
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();

@@ -36,6 +36,23 @@ static int read_port(void *arg)
     return s->port > 0;
 }
 
+/* "SIGSEGV" for SIGSEGV: the names a learner looks up. */
+static const char *sigabbrev(int sig)
+{
+    static char other[16];
+    switch (sig) {
+    case SIGABRT: return "SIGABRT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGKILL: return "SIGKILL";
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    default: snprintf(other, sizeof other, "signal %d", sig); return other;
+    }
+}
+
 static int temp_file(char *path, size_t size, const char *what)
 {
     snprintf(path, size, "/tmp/chapter-%s-XXXXXX", what);
@@ -78,13 +95,32 @@ void server_start(struct server *s, const char *path, double scale, const char *
 static int exited(void *arg)
 {
     struct server *s = arg;
-    return waitpid(s->pid, &s->status, WNOHANG) == s->pid;
+    if (!s->reaped && waitpid(s->pid, &s->status, WNOHANG) == s->pid)
+        s->reaped = 1;
+    return s->reaped;
+}
+
+int server_alive(struct server *s)
+{
+    return s->pid > 0 && !exited(s);
+}
+
+const char *server_exit_text(const struct server *s)
+{
+    static char text[64];
+    if (WIFSIGNALED(s->status))
+        snprintf(text, sizeof text, "killed by %s", sigabbrev(WTERMSIG(s->status)));
+    else
+        snprintf(text, sizeof text, "exit code %d", WEXITSTATUS(s->status));
+    return text;
 }
 
 int server_stop(struct server *s, int sig, int ms)
 {
     if (s->pid <= 0)
         return 0;
+    if (s->reaped)
+        return 1;
     kill(s->pid, sig);
     int ok = unit_eventually(exited, s, ms);
     if (!ok) {
@@ -101,26 +137,47 @@ void server_stop_cleanly(struct server *s)
     server_cleanup(s);
     ck_assert_msg(ok, "the server did not exit within 5 s of SIGTERM: %s", said);
     ck_assert_msg(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-                  "the server did not exit with 0 (wait status %d): %s", s->status, said);
+                  "the server did not exit cleanly (%s). It said:\n%s", server_exit_text(s),
+                  said);
 }
 
-const char *server_stderr(const struct server *s)
+static const char *whole_file(const char *path, char *text, size_t size)
 {
-    static char text[16384];
     text[0] = '\0';
-    FILE *f = fopen(s->err, "r");
+    FILE *f = fopen(path, "r");
     if (f) {
-        size_t n = fread(text, 1, sizeof text - 1, f);
+        size_t n = fread(text, 1, size - 1, f);
         text[n] = '\0';
         fclose(f);
     }
     return text;
 }
 
+const char *server_stderr(const struct server *s)
+{
+    static char text[16384];
+    return whole_file(s->err, text, sizeof text);
+}
+
+const char *server_stdout(const struct server *s)
+{
+    static char text[65536];
+    return whole_file(s->out, text, sizeof text);
+}
+
+static void keep_or_remove(const char *path)
+{
+    const char *dir = getenv("CHAPTER_LOG_DIR");
+    char kept[512];
+    snprintf(kept, sizeof kept, "%s/%s", dir ? dir : "", strrchr(path, '/') + 1);
+    if (!dir || rename(path, kept) != 0)
+        unlink(path);
+}
+
 void server_cleanup(struct server *s)
 {
-    unlink(s->out);
-    unlink(s->err);
+    keep_or_remove(s->out);
+    keep_or_remove(s->err);
 }
 
 static int connect_and_send(int port, const char *bytes, size_t len)

@@ -12,6 +12,7 @@ struct server {
     pid_t pid;
     int port;
     int status; /* from waitpid, once it has exited */
+    int reaped; /* waitpid has returned it */
     char out[64], err[64];
 };
 
@@ -36,7 +37,18 @@ void server_stop_cleanly(struct server *s);
 /* The whole of what the server wrote to stderr so far (static storage). */
 const char *server_stderr(const struct server *s);
 
-/* Removes the output files. */
+/* The same for stdout (a second static buffer). */
+const char *server_stdout(const struct server *s);
+
+/* Whether the server is still running (if not, it is reaped and s->status
+ * says how it ended). */
+int server_alive(struct server *s);
+
+/* How it ended, in words: "exit code 1", "killed by SIGSEGV" (static). */
+const char *server_exit_text(const struct server *s);
+
+/* Removes the output files; with CHAPTER_LOG_DIR set, moves them there
+ * instead, for ./lab check to read what the servers said. */
 void server_cleanup(struct server *s);
 
 /* Sends len bytes to the server, then reads its answer until it closes the

@@ -1,23 +1,48 @@
-/* Before and after: start one chapter's server as a process of its own, fire
- * a burst of requests whose clients hang up after 1 s of the story, and
- * count the server's threads in /proc/PID/task.
+/* Before and after: one chapter's server as a process of its own, judged as a
+ * client and the kernel see it. Four tests, each on a fresh server:
  *
- * - leaky: right after the burst the server has at least 90% of
- *   (threads leaked per request x requests) more threads than before, and
- *   still has them 1 s of the story later (a fixed server would long
- *   have let them go, so a fix cannot pass for a leak);
- * - fixed: within 1 s it is back to the count it started with, and if not,
- *   the failure shows the server's /debug/threads.
+ * - leaky_keeps_its_threads (leaky): a burst of requests whose clients hang
+ *   up after 1 s of the story leaves at least 90% of (threads leaked per
+ *   request x requests) more threads than before, still there 1 s of the
+ *   story later (a fixed server would long have let them go, so a fix
+ *   cannot pass for a leak);
+ * - fixed_returns_to_its_baseline (fixed): after the same burst the server
+ *   is back to the count it started with within 1 s (times the sanitizer
+ *   slowdown), and if not, the failure shows its /debug/threads;
+ * - behaves_as_the_story_says (both): patient clients get what the article's
+ *   story and the chapter's README say, when they say it: status, body and
+ *   story time of the reply (within 1 s of the story, never early), and what
+ *   the server prints (01's "done"; 05 and 06's worker ids, each once);
+ * - obeys_a_hang_up_at_once (both): one request at a time at time scale 1,
+ *   where no timer of the story fires for the first 2 s; the client hangs up
+ *   0.2 s in (by close, reset and half-close in turn). Within 100 ms (times
+ *   the slowdown) of the hang-up, or of the reply where the chapter answers
+ *   at once, a fixed server is back to its baseline and a leaky one keeps
+ *   exactly its leak; nothing claims work done that was cancelled. A fix
+ *   saved by its own timeout, seconds later, fails here.
  *
- * The environment says which server: CHAPTER_SERVER (its path), CHAPTER_LEAK
- * (threads leaked per request, from the chapter's README) and, optionally,
- * CHAPTER_TIME_SCALE (default 0.5) and CHAPTER_REQUESTS (default 100).
+ * The environment says which server and what to hold it to: CHAPTER_SERVER
+ * (its path), CHAPTER (its number, "01" to "06"), CHAPTER_KIND ("leaky" or
+ * "fixed": whose README it must match; ./lab check holds a learner's leaky.c
+ * to "fixed"), CHAPTER_LEAK (threads leaked per request, from the README),
+ * and optionally CHAPTER_TIME_SCALE (default 0.5) and CHAPTER_REQUESTS
+ * (default 100).
  *
  * At scale 0.5 the article's shortest leak, chapter 01's 10 s worker, outlives
- * the fixed test's 1 s by seconds, so a leak cannot pass for a fix either.
+ * the fixed test's bound by seconds, so a leak cannot pass for a fix either.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "burst.h"
 #include "census.h"
@@ -31,7 +56,45 @@ static double env_number(const char *name, double fallback)
     return v && *v ? atof(v) : fallback;
 }
 
-static struct burst_result fire(const struct server *s, int requests)
+static const char *env_text(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v, "%s is not set", name);
+    return v;
+}
+
+/* A pause between two looks of a poll that has its own deadline. */
+static void pause_ms(long ms)
+{
+    struct timespec ts = { 0, ms * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+static bool judged_as_fixed(void)
+{
+    return strcmp(env_text("CHAPTER_KIND"), "fixed") == 0;
+}
+
+/* Why a server that should be running is not, or NULL if it is. */
+static const char *death(struct server *s)
+{
+    static char text[20000];
+    if (server_alive(s))
+        return NULL;
+    snprintf(text, sizeof text, "the server died (%s) instead of answering. It said:\n%s",
+             server_exit_text(s), server_stderr(s));
+    return text;
+}
+
+static void assert_alive(struct server *s)
+{
+    const char *why = death(s);
+    ck_assert_msg(why == NULL, "%s", why);
+}
+
+/* ---- the burst ---- */
+
+static struct burst_result fire(struct server *s, int requests)
 {
     struct burst b = {
         .host = "127.0.0.1",
@@ -44,6 +107,7 @@ static struct burst_result fire(const struct server *s, int requests)
     };
     struct burst_result r;
     ck_assert_int_eq(burst_run(&b, &r), 0);
+    assert_alive(s);
     ck_assert_msg(r.failed == 0, "%d of %d requests failed", r.failed, requests);
     return r;
 }
@@ -62,8 +126,7 @@ static int reached(void *arg)
 
 START_TEST(leaky_keeps_its_threads)
 {
-    const char *path = getenv("CHAPTER_SERVER");
-    ck_assert_msg(path != NULL, "CHAPTER_SERVER is not set");
+    const char *path = env_text("CHAPTER_SERVER");
     double scale = env_number("CHAPTER_TIME_SCALE", 0.5);
     int requests = (int)env_number("CHAPTER_REQUESTS", 100);
     double leak = env_number("CHAPTER_LEAK", 1);
@@ -89,8 +152,7 @@ END_TEST
 
 START_TEST(fixed_returns_to_its_baseline)
 {
-    const char *path = getenv("CHAPTER_SERVER");
-    ck_assert_msg(path != NULL, "CHAPTER_SERVER is not set");
+    const char *path = env_text("CHAPTER_SERVER");
     double scale = env_number("CHAPTER_TIME_SCALE", 0.5);
     int requests = (int)env_number("CHAPTER_REQUESTS", 100);
     time_scale_set(scale);
@@ -99,9 +161,328 @@ START_TEST(fixed_returns_to_its_baseline)
     server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     fire(&s, requests);
-    int after = census_settle(s.pid, before, deadline_after(1000));
-    ck_assert_msg(after == before, "%s: %d threads before the burst, still %d 1 s after it\n%s",
-                  path, before, after, threads_dump(s.port));
+    int after = census_settle(s.pid, before, deadline_after(1000 * unit_slowdown()));
+    assert_alive(&s);
+    ck_assert_msg(after == before,
+                  "threads are left behind: %d threads before a burst of %d requests whose "
+                  "clients hung up after 1 s, still %d %d s after it. Where they are:\n%s",
+                  before, requests, after, unit_slowdown(), threads_dump(s.port));
+    server_stop_cleanly(&s);
+}
+END_TEST
+
+/* ---- what a patient client gets ---- */
+
+/* The row chapter 03's answering database gives. */
+#define ROW "1 row: 42"
+
+/* One request and what the story says of it. */
+struct expect {
+    const char *path;
+    bool db_answers;  /* chapter 03: against a database that answers */
+    int status;
+    const char *body;
+    const char *why;  /* what the story says, for the failure message */
+    double at;        /* story seconds into the request */
+    const char *line; /* a line the server prints, or NULL */
+    double line_by;   /* ... by this story time */
+    bool ids;         /* "worker ...: N" once for each N of 0, 1, 2 */
+};
+
+enum { MAX_EXPECT = 4 };
+
+static int expectations(const char *nn, bool fixed, struct expect *e)
+{
+    static const char deadline[] = "context deadline exceeded\n";
+    static const char eio[] = "Input/output error\n";
+    static const char *fail[] = { "/test?fail=0", "/test?fail=1", "/test?fail=2" };
+    int n = 0;
+    if (strcmp(nn, "01") == 0) {
+        e[n++] = fixed ? (struct expect){ "/test", false, 200, "ok",
+                                          "\"ok\" only once the 10 s of work are done", 10,
+                                          "done", 10, false }
+                       : (struct expect){ "/test", false, 200, "ok",
+                                          "\"ok\" at once, and the worker runs its 10 s",
+                                          0, "done", 10, false };
+    } else if (strcmp(nn, "02") == 0) {
+        e[n++] = (struct expect){ "/test", false, 200, "ok", "\"ok\" at once", 0, NULL, 0,
+                                  false };
+    } else if (strcmp(nn, "03") == 0) {
+        e[n++] = (struct expect){ "/test", false, 504, "timeout\n",
+                                  "504 \"timeout\" when the stalled database has not "
+                                  "answered in 2 s", 2, NULL, 0, false };
+        e[n++] = (struct expect){ "/test", true, 200, ROW,
+                                  "the database's row when it answers", 0, NULL, 0, false };
+    } else if (strcmp(nn, "04") == 0) {
+        e[n++] = (struct expect){ "/test", false, 504, "timeout\n",
+                                  "504 \"timeout\" when the 5 s of work outlast the 2 s "
+                                  "timeout", 2, NULL, 0, false };
+    } else if (strcmp(nn, "05") == 0 || strcmp(nn, "06") == 0) {
+        e[n++] = (struct expect){ "/test", false, 500, deadline,
+                                  "500 with the deadline's error when the 5 s workers "
+                                  "outlast the 3 s deadline", 3, NULL, 0, true };
+        for (int i = 0; i < 3; i++)
+            e[n++] = (struct expect){ fail[i], false, 500, eio,
+                                      "500 with the failing worker's error as soon as it "
+                                      "fails, 0.5 s in", 0.5, NULL, 0, true };
+    }
+    return n;
+}
+
+/* Chapter 03's database that answers: one connection, one line in, one row
+ * out. */
+struct answering_db {
+    int listener;
+    int port;
+    pthread_t thread;
+};
+
+static void *answer_one_query(void *arg)
+{
+    struct answering_db *db = arg;
+    int fd = accept(db->listener, NULL, NULL);
+    if (fd >= 0) {
+        char query[256];
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof query && !memchr(query, '\n', got) &&
+               (n = read(fd, query + got, sizeof query - got)) > 0)
+            got += (size_t)n;
+        const char row[] = ROW "\n";
+        if (send(fd, row, sizeof row - 1, MSG_NOSIGNAL) < 0)
+            perror("answering database");
+        close(fd);
+    }
+    return NULL;
+}
+
+static void db_start(struct answering_db *db)
+{
+    db->listener = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(db->listener, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(db->listener, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(db->listener, 8), 0);
+    getsockname(db->listener, (struct sockaddr *)&sa, &len);
+    db->port = ntohs(sa.sin_port);
+    ck_assert_int_eq(pthread_create(&db->thread, NULL, answer_one_query, db), 0);
+}
+
+static void db_stop(struct answering_db *db)
+{
+    shutdown(db->listener, SHUT_RDWR); /* ends an accept that never got its query */
+    pthread_join(db->thread, NULL);
+    close(db->listener);
+}
+
+/* Reads from fd until the server closes it or the deadline; returns what came. */
+static size_t read_until(int fd, char *text, size_t size, size_t got, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = read(fd, text + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == size - 1)
+            break;
+    }
+    text[got] = '\0';
+    return got;
+}
+
+/* The "worker ...: N" lines the server printed after offset: how many times
+ * each id 0 to 9 came, and the lines themselves. */
+static void worker_ids(struct server *s, long offset, int count[10], char *lines, size_t size)
+{
+    memset(count, 0, 10 * sizeof count[0]);
+    lines[0] = '\0';
+    const char *out = server_stdout(s) + offset;
+    for (const char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        char word[32];
+        int id;
+        if (sscanf(l, "worker %31[a-z]: %d", word, &id) == 2) {
+            if (id >= 0 && id < 10)
+                count[id]++;
+            else
+                count[9]++;
+            size_t used = strlen(lines);
+            snprintf(lines + used, size - used, "    %.*s\n", (int)strcspn(l, "\n"), l);
+        }
+    }
+}
+
+static bool ids_complete(const int count[10])
+{
+    return count[0] >= 1 && count[1] >= 1 && count[2] >= 1;
+}
+
+static bool has_line(struct server *s, long offset, const char *line)
+{
+    const char *out = server_stdout(s) + offset;
+    size_t n = strlen(line);
+    for (const char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+        if (strncmp(l, line, n) == 0 && (l[n] == '\n' || l[n] == '\0'))
+            return true;
+    return false;
+}
+
+static const char *shown(const char *body)
+{
+    static char text[600];
+    snprintf(text, sizeof text, "\"%.*s\"", (int)strcspn(body, "\n"), body);
+    return text;
+}
+
+static void play(const char *path, double scale, const struct expect *e)
+{
+    struct server s;
+    struct answering_db db = { .listener = -1 };
+    char db_addr[64];
+    if (e->db_answers) {
+        db_start(&db);
+        snprintf(db_addr, sizeof db_addr, "127.0.0.1:%d", db.port);
+    }
+    server_start(&s, path, scale, e->db_answers ? "--db" : NULL, e->db_answers ? db_addr : NULL);
+    long offset = (long)strlen(server_stdout(&s));
+
+    char request[256], text[4096];
+    snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", e->path);
+    int64_t sent = now_ms();
+    int fd = raw_send(s.port, request);
+    ck_assert_int_ge(fd, 0);
+    /* Read until the story's time for the reply is past; a reply that is
+     * late is still read, up to 12 s of the story, but the dump is taken
+     * at the moment it should have come. */
+    int64_t due = sent + seconds(e->at + 1);
+    size_t got = read_until(fd, text, sizeof text, 0, due);
+    char dump[2100] = "";
+    bool late = !strstr(text, "\r\n\r\n") || now_ms() >= due;
+    if (late)
+        snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
+    got = read_until(fd, text, sizeof text, got, sent + seconds(12));
+    int64_t took = now_ms() - sent;
+    close(fd);
+    assert_alive(&s);
+    if (!late) /* where the threads are right after an early or right reply */
+        snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
+
+    char *body = strstr(text, "\r\n\r\n");
+    int status = strncmp(text, "HTTP/1.", 7) == 0 ? atoi(text + 9) : 0;
+    ck_assert_msg(body, "GET %s: the article's story says %d %s %.1f s into the request (%s); "
+                  "no reply came within 12 s of the story. Where the threads were at %.1f s:\n%s",
+                  e->path, e->status, shown(e->body), e->at, e->why, e->at + 1, dump);
+    body += 4;
+    double story = took / 1000.0 / scale;
+    bool on_time = took >= seconds(e->at) - 5 && took <= seconds(e->at + 1);
+    ck_assert_msg(status == e->status && strcmp(body, e->body) == 0 && on_time,
+                  "GET %s: the article's story says %d %s %.1f s into the request (%s); "
+                  "this server answered %d %s at %.1f s. Where the threads were%s:\n%s",
+                  e->path, e->status, shown(e->body), e->at, e->why, status, shown(body), story,
+                  late ? " when the reply was due" : " then", dump);
+
+    if (e->line) {
+        int64_t by = sent + seconds(e->line_by + 1);
+        while (!has_line(&s, offset, e->line) && now_ms() < by)
+            pause_ms(2);
+        ck_assert_msg(has_line(&s, offset, e->line),
+                      "GET %s: the story says the work prints \"%s\" %.0f s in; by %.0f s the "
+                      "server had printed:\n%s",
+                      e->path, e->line, e->line_by, e->line_by + 1, server_stdout(&s) + offset);
+    }
+    if (e->ids) {
+        int count[10];
+        char lines[1024];
+        int64_t by = sent + seconds(6); /* the longest worker is 5 s */
+        do {
+            worker_ids(&s, offset, count, lines, sizeof lines);
+            if (ids_complete(count) || now_ms() >= by)
+                break;
+            pause_ms(2);
+        } while (true);
+        bool once = count[0] == 1 && count[1] == 1 && count[2] == 1;
+        for (int i = 3; i < 10; i++)
+            once = once && count[i] == 0;
+        ck_assert_msg(once,
+                      "GET %s: each of the workers 0, 1 and 2 says what became of it once; "
+                      "the server printed:\n%s(a worker given the address of a loop variable "
+                      "reads it after the loop has moved on)",
+                      e->path, lines[0] ? lines : "    nothing\n");
+    }
+    server_stop_cleanly(&s);
+    if (e->db_answers)
+        db_stop(&db);
+}
+
+START_TEST(behaves_as_the_story_says)
+{
+    const char *path = env_text("CHAPTER_SERVER");
+    double scale = env_number("CHAPTER_TIME_SCALE", 0.5);
+    time_scale_set(scale);
+    struct expect e[MAX_EXPECT];
+    int n = expectations(env_text("CHAPTER"), judged_as_fixed(), e);
+    ck_assert_msg(n > 0, "no story for chapter %s", env_text("CHAPTER"));
+    for (int i = 0; i < n; i++)
+        play(path, scale, &e[i]);
+}
+END_TEST
+
+/* ---- how fast a hang-up is obeyed ---- */
+
+/* Polls fd for up to ms for a complete reply (the server closes after it). */
+static bool replied_within(int fd, int64_t ms)
+{
+    char text[4096];
+    read_until(fd, text, sizeof text, 0, deadline_after(ms));
+    return strstr(text, "\r\n\r\n") != NULL;
+}
+
+static bool claims_work_done(struct server *s, long offset)
+{
+    const char *out = server_stdout(s) + offset;
+    return has_line(s, offset, "done") || strstr(out, "worker done") != NULL;
+}
+
+START_TEST(obeys_a_hang_up_at_once)
+{
+    const char *path = env_text("CHAPTER_SERVER");
+    bool fixed = judged_as_fixed();
+    int leak = fixed ? 0 : (int)env_number("CHAPTER_LEAK", 1);
+    int bound = 100 * unit_slowdown();
+    time_scale_set(1);
+
+    struct server s;
+    server_start(&s, path, 1, NULL, NULL);
+    long offset = (long)strlen(server_stdout(&s));
+    int before = census_threads_of(s.pid);
+    int kept = before;
+    for (int i = 0; i < 9; i++) {
+        enum hangup how = (enum hangup)(i % 3);
+        int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_ge(fd, 0);
+        bool replied = replied_within(fd, 200);
+        int64_t start = now_ms(), at;
+        hang_up(fd, replied ? HANGUP_CLOSE : how);
+        int want = kept + leak;
+        int n = threads_reach(s.pid, want, start + bound, &at);
+        if (how == HANGUP_HALF_CLOSE && !replied)
+            close(fd);
+        assert_alive(&s);
+        const char *event = replied ? "the reply" : "the client hung up";
+        ck_assert_msg(n == want,
+                      "request %d: %d threads %d ms after %s (%s), %d before the request: "
+                      "expected %d. Where they are:\n%s",
+                      i + 1, n, bound, event, replied ? "its answer came at once" : hangup_name[how],
+                      kept, want, threads_dump(s.port));
+        kept = want;
+    }
+    if (fixed)
+        ck_assert_msg(!claims_work_done(&s, offset),
+                      "every client hung up 0.2 s into the story, long before any work could "
+                      "be done, yet the server printed:\n%s", server_stdout(&s) + offset);
     server_stop_cleanly(&s);
 }
 END_TEST
@@ -111,5 +492,7 @@ int main(void)
     Suite *s = suite_create("chapter");
     UNIT_ADD_TIMEOUT(s, leaky_keeps_its_threads, 30);
     UNIT_ADD_TIMEOUT(s, fixed_returns_to_its_baseline, 30);
+    UNIT_ADD_TIMEOUT(s, behaves_as_the_story_says, 60);
+    UNIT_ADD_TIMEOUT(s, obeys_a_hang_up_at_once, 30);
     return unit_run(s);
 }

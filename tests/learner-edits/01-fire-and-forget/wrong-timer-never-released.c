@@ -1,0 +1,52 @@
+/* learner edit: fixed.c's shape, but time_after(seconds(10)) is written inline in the select case, so the timer is never released
+ * expect: fail never-released
+ */
+/* Chapter 01, leaky: fire and forget.
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         go slowWorker()
+ *         w.Write([]byte("ok"))
+ *     }
+ *
+ * The handler answers at once; the worker it started knows nothing of the
+ * request and runs its full 10 s even when the client left after 1 s.
+ */
+#include <stdio.h>
+
+#include "clock.h"
+#include "go.h"
+#include "server.h"
+
+static void slowWorker(ctx_t *ctx, int id, chan_t *done)
+{
+    (void)id;
+    struct chan_case cases[] = {
+        chan_recv_case(time_after(seconds(10)), NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0)
+        puts("done");
+    chan_close(done);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    chan_t *done = chan_make(1, 0);
+    if (!done || go_with("slowWorker", slowWorker, r->ctx, 0, done) != 0) {
+        http_error(w, "cannot start the worker", 503);
+        chan_release(done);
+        return;
+    }
+    struct chan_case cases[] = {
+        chan_recv_case(done, NULL),
+        chan_recv_case(ctx_done(r->ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0)
+        http_write(w, "ok");
+    chan_release(done);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

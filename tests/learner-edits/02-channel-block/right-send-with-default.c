@@ -1,0 +1,57 @@
+/* learner edit: the sender sends with a select and a default (deadline 0): select { case ch <- 1: default: }, so it never waits
+ * expect: pass
+ */
+/* Chapter 02, leaky: a send nobody receives.
+ *
+ *     func worker() {
+ *         ch := make(chan int)
+ *         go func() {
+ *             ch <- 1
+ *         }()
+ *         // 忘记接收 (forgot to receive)
+ *     }
+ *
+ * The channel has no room, so the send waits for a receiver that never
+ * comes. When worker returns, the sender holds the only reference left: the
+ * census marks it leaked.
+ */
+#include <errno.h>
+
+#include "chan.h"
+#include "go.h"
+#include "server.h"
+
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    struct chan_case cases[] = { chan_send_case(ch, &one) };
+    chan_select(cases, 1, 0); /* nobody ready to receive: drop the value */
+}
+
+static int worker(void)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    if (!ch)
+        return ENOMEM;
+    int err = go_with("sender", send_one, NULL, 0, ch);
+    /* 忘记接收 */
+    chan_release(ch);
+    return err;
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    (void)r;
+    if (worker() != 0) {
+        http_error(w, "cannot start the worker", 503);
+        return;
+    }
+    http_write(w, "ok");
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

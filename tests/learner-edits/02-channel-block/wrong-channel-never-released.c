@@ -1,0 +1,54 @@
+/* learner edit: capacity 1, but also deleted chan_release(ch) ("the sender frees it"), so worker's own reference is never dropped
+ * expect: fail never-released
+ */
+/* Chapter 02, leaky: a send nobody receives.
+ *
+ *     func worker() {
+ *         ch := make(chan int)
+ *         go func() {
+ *             ch <- 1
+ *         }()
+ *         // 忘记接收 (forgot to receive)
+ *     }
+ *
+ * The channel has no room, so the send waits for a receiver that never
+ * comes. When worker returns, the sender holds the only reference left: the
+ * census marks it leaked.
+ */
+#include <errno.h>
+
+#include "chan.h"
+#include "go.h"
+#include "server.h"
+
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+static int worker(void)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    if (!ch)
+        return ENOMEM;
+    /* go_with hands the channel to the sender, which releases it when done */
+    return go_with("sender", send_one, NULL, 0, ch);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    (void)r;
+    if (worker() != 0) {
+        http_error(w, "cannot start the worker", 503);
+        return;
+    }
+    http_write(w, "ok");
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

@@ -1,0 +1,55 @@
+/* learner edit: inlined section4_handler (2 s timeout from r->ctx, 1-slot resultCh, select, cancel, release) and dropped ctx_background
+ * expect: pass
+ */
+/* Chapter 03, leaky: a query under context.Background().
+ *
+ *     func queryData() {
+ *         ctx := context.Background() // ❌
+ *         go func() {
+ *             db.QueryContext(ctx, "SELECT ...")
+ *         }()
+ *     }
+ *
+ * The database stalls. The handler gives up after 2 s and answers 504 (or
+ * the client hangs up first), but the query runs under a context nobody can
+ * cancel: its thread waits on the socket for ever.
+ */
+#include "clock.h"
+#include "db.h"
+#include "go.h"
+#include "story.h"
+
+static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    struct result row;
+    if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
+        chan_send(resultCh, &row);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
+    chan_t *resultCh = chan_make(sizeof(struct result), 1);
+    if (!ctx || !resultCh || go_with("query", run_query, ctx, 0, resultCh) != 0) {
+        http_error(w, "cannot start the work", 503);
+    } else {
+        struct result res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res.text);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main_with_db(argc, argv, handler);
+}

@@ -1,0 +1,67 @@
+/* learner edit: resultCh stays unbuffered; the worker selects on its timer and ctx_done, then sends with a select on resultCh and ctx_done
+ * expect: pass
+ */
+/* Chapter 04, leaky: a timeout that only the handler obeys.
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+ *         defer cancel()
+ *
+ *         resultCh := make(chan string)
+ *
+ *         go func(ctx context.Context) {
+ *             time.Sleep(5 * time.Second)
+ *             resultCh <- "done"
+ *         }(ctx)
+ *
+ *         select {
+ *         case res := <-resultCh:
+ *             w.Write([]byte(res))
+ *         case <-ctx.Done():
+ *             http.Error(w, "timeout", http.StatusGatewayTimeout)
+ *         }
+ *     }
+ *
+ * The handler gives up after 2 s and answers 504; the worker neither
+ * watches the context nor has room for its result. At 5 s it sends, nobody
+ * is left to receive, and it blocks for ever.
+ */
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+static void work(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case wait[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(wait, 2, -1) == 0) {
+        struct result res = { "done" };
+        /* select { case resultCh <- res: case <-ctx.Done(): } */
+        struct chan_case give[] = {
+            chan_send_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        chan_select(give, 2, -1);
+    }
+    chan_release(timer);
+}
+
+static int start_worker(ctx_t *ctx, chan_t *resultCh)
+{
+    return go_with("worker", work, ctx, 0, resultCh);
+}
+
+/* Section 四's handler, with resultCh := make(chan string, 0). */
+static void handler(struct response *w, struct request *r)
+{
+    section4_handler(w, r, 0, start_worker);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

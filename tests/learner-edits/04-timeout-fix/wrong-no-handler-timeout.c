@@ -1,0 +1,70 @@
+/* learner edit: inlined the handler and dropped the 2 s ctx_with_timeout ("the worker watches ctx now"), using r->ctx: a patient client gets "done" at 5 s, not 504 at 2 s
+ * expect: fail behaviour
+ */
+/* Chapter 04, leaky: a timeout that only the handler obeys.
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+ *         defer cancel()
+ *
+ *         resultCh := make(chan string)
+ *
+ *         go func(ctx context.Context) {
+ *             time.Sleep(5 * time.Second)
+ *             resultCh <- "done"
+ *         }(ctx)
+ *
+ *         select {
+ *         case res := <-resultCh:
+ *             w.Write([]byte(res))
+ *         case <-ctx.Done():
+ *             http.Error(w, "timeout", http.StatusGatewayTimeout)
+ *         }
+ *     }
+ *
+ * The handler gives up after 2 s and answers 504; the worker neither
+ * watches the context nor has room for its result. At 5 s it sends, nobody
+ * is left to receive, and it blocks for ever.
+ */
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+static void work(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        struct result res = { "done" };
+        chan_send(resultCh, &res);
+    }
+    chan_release(timer);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    chan_t *resultCh = chan_make(sizeof(struct result), 1);
+    if (!resultCh || go_with("worker", work, r->ctx, 0, resultCh) != 0) {
+        http_error(w, "cannot start the work", 503);
+    } else {
+        struct result res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(r->ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res.text);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

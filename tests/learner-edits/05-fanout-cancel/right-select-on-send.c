@@ -1,0 +1,114 @@
+/* learner edit: errCh stays unbuffered; workers select on timer and ctx_done, then send with a select on errCh and ctx_done
+ * expect: pass
+ */
+/* Chapter 05, leaky: a fan-out that forgets the workers it started.
+ *
+ *     func process(ctx context.Context) error {
+ *         workerCount := 3
+ *         errCh := make(chan error)
+ *         for i := 0; i < workerCount; i++ {
+ *             go worker(ctx, i, errCh)
+ *         }
+ *         for i := 0; i < workerCount; i++ {
+ *             select {
+ *             case err := <-errCh:
+ *                 if err != nil {
+ *                     return err
+ *                 }
+ *             case <-ctx.Done():
+ *                 return ctx.Err()
+ *             }
+ *         }
+ *         return nil
+ *     }
+ *
+ *     func worker(ctx context.Context, id int, errCh chan<- error) {
+ *         time.Sleep(5 * time.Second)
+ *         errCh <- nil
+ *     }
+ *
+ * The handler gives process 3 s, and process itself is careful: it returns at
+ * the first error or when ctx is done. But the workers ignore ctx and errCh
+ * has no room: whoever is still running when process returns works on to 5 s,
+ * then blocks for ever on a send nobody will receive.
+ *
+ * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+
+/* select { case errCh <- err: case <-ctx.Done(): }: a send that gives up too. */
+static void report(ctx_t *ctx, chan_t *errCh, int err)
+{
+    struct chan_case cases[] = {
+        chan_send_case(errCh, &err),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    chan_select(cases, 2, -1);
+}
+
+static void worker(ctx_t *ctx, int id, chan_t *errCh)
+{
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        printf("worker done: %d\n", id);
+        report(ctx, errCh, 0);
+    } else {
+        printf("worker canceled: %d\n", id);
+    }
+    chan_release(timer);
+}
+
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
+{
+    chan_t *timer = time_after(seconds(0.5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        printf("worker failed: %d\n", id);
+        report(ctx, errCh, EIO);
+    }
+    chan_release(timer);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    chan_t *errCh = chan_make(sizeof(int), 0);
+    if (!errCh)
+        return ENOMEM;
+    int err = 0;
+    for (int i = 0; i < workerCount && !err; i++)
+        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
+    for (int i = 0; i < workerCount && !err; i++) {
+        struct chan_case cases[] = {
+            chan_recv_case(errCh, &err),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 1)
+            err = ctx_err(ctx);
+    }
+    chan_release(errCh);
+    return err;
+}
+
+/* Section 五's handler: 3 s for process, then 500 with its error. */
+static void handler(struct response *w, struct request *r)
+{
+    section5_handler(w, r, process);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}

@@ -1,0 +1,113 @@
+/* learner edit: hand-written fan-out with errCh of workerCount that waits for all three and keeps the first error, but never cancels the others: ?fail=N answers at 3 s
+ * expect: fail behaviour
+ */
+/* Chapter 06, leaky: the fan-out errgroup replaces, written by hand.
+ *
+ *     func process(ctx context.Context) error {
+ *         workerCount := 3
+ *         errCh := make(chan error)
+ *         for i := 0; i < workerCount; i++ {
+ *             go func(i int) { errCh <- worker(ctx, i) }(i)
+ *         }
+ *         for i := 0; i < workerCount; i++ {
+ *             if err := <-errCh; err != nil {
+ *                 return err
+ *             }
+ *         }
+ *         return nil
+ *     }
+ *
+ * Chapter 05's lesson is learnt: every worker watches ctx. Yet when one fails
+ * or ctx ends, process returns at the first error and nobody receives the
+ * others': each of them blocks for ever on errCh. Hand-written fan-outs get
+ * one of these wrong sooner or later: room in the channel, waiting for every
+ * worker, cancelling the rest.
+ *
+ * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+static int ids[workerCount] = { 0, 1, 2 };
+
+/* The article's work: 5 s, unless ctx ends it first. */
+static int worker(ctx_t *ctx, void *arg)
+{
+    int id = *(int *)arg;
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    int err = chan_select(cases, 2, -1) == 0 ? 0 : ctx_err(ctx);
+    printf("worker %s: %d\n", err ? "canceled" : "done", id);
+    chan_release(timer);
+    return err;
+}
+
+static int failingWorker(ctx_t *ctx, void *arg)
+{
+    int id = *(int *)arg;
+    chan_t *timer = time_after(seconds(0.5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    int err = chan_select(cases, 2, -1) == 0 ? EIO : ctx_err(ctx);
+    printf("worker failed: %d\n", id);
+    chan_release(timer);
+    return err;
+}
+
+/* go func(i int) { errCh <- worker(ctx, i) }(i) */
+static void run(ctx_t *ctx, int id, chan_t *errCh)
+{
+    int err = worker(ctx, &ids[id]);
+    chan_send(errCh, &err);
+}
+
+static void runFailing(ctx_t *ctx, int id, chan_t *errCh)
+{
+    int err = failingWorker(ctx, &ids[id]);
+    chan_send(errCh, &err);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    chan_t *errCh = chan_make(sizeof(int), workerCount);
+    if (!errCh)
+        return ENOMEM;
+    int first = 0, started = 0;
+    for (int i = 0; i < workerCount; i++) {
+        int err = go_with("worker", i == fail ? runFailing : run, ctx, i, errCh);
+        if (err) {
+            first = err;
+            break;
+        }
+        started++;
+    }
+    /* wait for every worker, keep the first error */
+    for (int i = 0; i < started; i++) {
+        int err;
+        chan_recv(errCh, &err);
+        if (err && !first)
+            first = err;
+    }
+    chan_release(errCh);
+    return first;
+}
+
+/* Section 五's handler: 3 s for process, then 500 with its error. */
+static void handler(struct response *w, struct request *r)
+{
+    section5_handler(w, r, process);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}
