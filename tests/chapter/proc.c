@@ -6,9 +6,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -55,8 +57,49 @@ static const char *sigabbrev(int sig)
 
 static int temp_file(char *path, size_t size, const char *what)
 {
-    snprintf(path, size, "/tmp/chapter-%s-XXXXXX", what);
+    const char *dir = getenv("CHAPTER_LOG_DIR");
+    snprintf(path, size, "%s/chapter-%s-XXXXXX", dir ? dir : "/tmp", what);
     return mkstemp(path);
+}
+
+/* The servers a test started and has not cleaned up, for server_assert. */
+enum { MAX_SPAWNED = 16 };
+static struct server spawned[MAX_SPAWNED];
+static int nspawned;
+
+static int exited(void *arg)
+{
+    struct server *s = arg;
+    if (!s->reaped && waitpid(s->pid, &s->status, WNOHANG) == s->pid) {
+        s->reaped = 1;
+        for (int i = 0; i < nspawned; i++)
+            if (spawned[i].pid == s->pid)
+                spawned[i].reaped = 1;
+    }
+    return s->reaped;
+}
+
+void servers_stop_all(void)
+{
+    for (int i = 0; i < nspawned; i++) {
+        if (spawned[i].pid <= 0)
+            continue;
+        server_stop(&spawned[i], SIGTERM, 2000 * unit_slowdown());
+        server_cleanup(&spawned[i]);
+    }
+}
+
+static void remember(const struct server *s)
+{
+    if (nspawned < MAX_SPAWNED)
+        spawned[nspawned++] = *s;
+}
+
+static void forget(const struct server *s)
+{
+    for (int i = 0; i < nspawned; i++)
+        if (spawned[i].pid == s->pid)
+            spawned[i].pid = -1;
 }
 
 int server_spawn(struct server *s, const char *path, double scale, const char *extra,
@@ -71,6 +114,8 @@ int server_spawn(struct server *s, const char *path, double scale, const char *e
         snprintf(scale_text, sizeof scale_text, "%g", scale);
         s->pid = fork();
         if (s->pid == 0) {
+            /* A test that fails ends with _exit: its server goes with it. */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
             dup2(out, STDOUT_FILENO);
             dup2(err, STDERR_FILENO);
             execl(path, path, "--port", "0", "--time-scale", scale_text, extra, value,
@@ -82,6 +127,8 @@ int server_spawn(struct server *s, const char *path, double scale, const char *e
         close(out);
     if (err >= 0)
         close(err);
+    if (s->pid > 0)
+        remember(s);
     return s->pid > 0 && unit_eventually(read_port, s, 10000) ? 0 : -1;
 }
 
@@ -92,17 +139,22 @@ void server_start(struct server *s, const char *path, double scale, const char *
                   "%s never said it was listening: %s", path, server_stderr(s));
 }
 
-static int exited(void *arg)
-{
-    struct server *s = arg;
-    if (!s->reaped && waitpid(s->pid, &s->status, WNOHANG) == s->pid)
-        s->reaped = 1;
-    return s->reaped;
-}
+
 
 int server_alive(struct server *s)
 {
     return s->pid > 0 && !exited(s);
+}
+
+void server_fail(const char *format, ...)
+{
+    static char message[8000];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(message, sizeof message, format, ap);
+    va_end(ap);
+    servers_stop_all();
+    ck_abort_msg("%s", message);
 }
 
 const char *server_exit_text(const struct server *s)
@@ -165,17 +217,16 @@ const char *server_stdout(const struct server *s)
     return whole_file(s->out, text, sizeof text);
 }
 
+/* With CHAPTER_LOG_DIR set the files stay there, for ./lab check to read. */
 static void keep_or_remove(const char *path)
 {
-    const char *dir = getenv("CHAPTER_LOG_DIR");
-    char kept[512];
-    snprintf(kept, sizeof kept, "%s/%s", dir ? dir : "", strrchr(path, '/') + 1);
-    if (!dir || rename(path, kept) != 0)
+    if (!getenv("CHAPTER_LOG_DIR"))
         unlink(path);
 }
 
 void server_cleanup(struct server *s)
 {
+    forget(s);
     keep_or_remove(s->out);
     keep_or_remove(s->err);
 }

@@ -44,11 +44,26 @@ const char *server_stdout(const struct server *s);
  * says how it ended). */
 int server_alive(struct server *s);
 
+/* ck_assert_msg for a test that runs servers: when cond is false, formats the
+ * message (a dump in it is taken while the server still runs), stops every
+ * server the test started with SIGTERM, so that a sanitizer in them still
+ * reports what it found, and fails. Check ends a failed test with _exit, so
+ * nothing would stop them afterwards. */
+#define server_assert(cond, ...)       \
+    do {                               \
+        if (!(cond))                   \
+            server_fail(__VA_ARGS__);  \
+    } while (0)
+_Noreturn void server_fail(const char *format, ...);
+
+/* Stops and cleans up every server this process started and has not. */
+void servers_stop_all(void);
+
 /* How it ended, in words: "exit code 1", "killed by SIGSEGV" (static). */
 const char *server_exit_text(const struct server *s);
 
-/* Removes the output files; with CHAPTER_LOG_DIR set, moves them there
- * instead, for ./lab check to read what the servers said. */
+/* Removes the output files. With CHAPTER_LOG_DIR set they are made in that
+ * folder and stay, for ./lab check to read what the servers said. */
 void server_cleanup(struct server *s);
 
 /* Sends len bytes to the server, then reads its answer until it closes the

@@ -59,7 +59,7 @@ static double env_number(const char *name, double fallback)
 static const char *env_text(const char *name)
 {
     const char *v = getenv(name);
-    ck_assert_msg(v && *v, "%s is not set", name);
+    server_assert(v && *v, "%s is not set", name);
     return v;
 }
 
@@ -89,7 +89,7 @@ static const char *death(struct server *s)
 static void assert_alive(struct server *s)
 {
     const char *why = death(s);
-    ck_assert_msg(why == NULL, "%s", why);
+    server_assert(why == NULL, "%s", why);
 }
 
 /* ---- the burst ---- */
@@ -108,7 +108,7 @@ static struct burst_result fire(struct server *s, int requests)
     struct burst_result r;
     ck_assert_int_eq(burst_run(&b, &r), 0);
     assert_alive(s);
-    ck_assert_msg(r.failed == 0, "%d of %d requests failed", r.failed, requests);
+    server_assert(r.failed == 0, "%d of %d requests failed", r.failed, requests);
     return r;
 }
 
@@ -138,12 +138,12 @@ START_TEST(leaky_keeps_its_threads)
     fire(&s, requests);
     struct at_least a = { s.pid, before + (int)ceil(0.9 * leak * requests), 0 };
     int ok = unit_eventually(reached, &a, 2000);
-    ck_assert_msg(ok, "%s: %d threads before the burst, %d after: expected at least %d\n%s",
+    server_assert(ok, "%s: %d threads before the burst, %d after: expected at least %d\n%s",
                   path, before, a.seen, a.want, threads_dump(s.port));
     int64_t until = now_ms() + seconds(1);
     while (ok && now_ms() < until)
         ok = reached(&a);
-    ck_assert_msg(ok, "%s: %d threads before the burst, down to %d within 1 s of the "
+    server_assert(ok, "%s: %d threads before the burst, down to %d within 1 s of the "
                   "story after it: expected at least %d to stay\n%s",
                   path, before, a.seen, a.want, threads_dump(s.port));
     server_stop_cleanly(&s);
@@ -163,7 +163,7 @@ START_TEST(fixed_returns_to_its_baseline)
     fire(&s, requests);
     int after = census_settle(s.pid, before, deadline_after(1000 * unit_slowdown()));
     assert_alive(&s);
-    ck_assert_msg(after == before,
+    server_assert(after == before,
                   "threads are left behind: %d threads before a burst of %d requests whose "
                   "clients hung up after 1 s, still %d %d s after it. Where they are:\n%s",
                   before, requests, after, unit_slowdown(), threads_dump(s.port));
@@ -372,13 +372,13 @@ static void play(const char *path, double scale, const struct expect *e)
 
     char *body = strstr(text, "\r\n\r\n");
     int status = strncmp(text, "HTTP/1.", 7) == 0 ? atoi(text + 9) : 0;
-    ck_assert_msg(body, "GET %s: the article's story says %d %s %.1f s into the request (%s); "
+    server_assert(body, "GET %s: the article's story says %d %s %.1f s into the request (%s); "
                   "no reply came within 12 s of the story. Where the threads were at %.1f s:\n%s",
                   e->path, e->status, shown(e->body), e->at, e->why, e->at + 1, dump);
     body += 4;
     double story = took / 1000.0 / scale;
     bool on_time = took >= seconds(e->at) - 5 && took <= seconds(e->at + 1);
-    ck_assert_msg(status == e->status && strcmp(body, e->body) == 0 && on_time,
+    server_assert(status == e->status && strcmp(body, e->body) == 0 && on_time,
                   "GET %s: the article's story says %d %s %.1f s into the request (%s); "
                   "this server answered %d %s at %.1f s. Where the threads were%s:\n%s",
                   e->path, e->status, shown(e->body), e->at, e->why, status, shown(body), story,
@@ -388,7 +388,7 @@ static void play(const char *path, double scale, const struct expect *e)
         int64_t by = sent + seconds(e->line_by + 1);
         while (!has_line(&s, offset, e->line) && now_ms() < by)
             pause_ms(2);
-        ck_assert_msg(has_line(&s, offset, e->line),
+        server_assert(has_line(&s, offset, e->line),
                       "GET %s: the story says the work prints \"%s\" %.0f s in; by %.0f s the "
                       "server had printed:\n%s",
                       e->path, e->line, e->line_by, e->line_by + 1, server_stdout(&s) + offset);
@@ -406,7 +406,7 @@ static void play(const char *path, double scale, const struct expect *e)
         bool once = count[0] == 1 && count[1] == 1 && count[2] == 1;
         for (int i = 3; i < 10; i++)
             once = once && count[i] == 0;
-        ck_assert_msg(once,
+        server_assert(once,
                       "GET %s: each of the workers 0, 1 and 2 says what became of it once; "
                       "the server printed:\n%s(a worker given the address of a loop variable "
                       "reads it after the loop has moved on)",
@@ -424,7 +424,7 @@ START_TEST(behaves_as_the_story_says)
     time_scale_set(scale);
     struct expect e[MAX_EXPECT];
     int n = expectations(env_text("CHAPTER"), judged_as_fixed(), e);
-    ck_assert_msg(n > 0, "no story for chapter %s", env_text("CHAPTER"));
+    server_assert(n > 0, "no story for chapter %s", env_text("CHAPTER"));
     for (int i = 0; i < n; i++)
         play(path, scale, &e[i]);
 }
@@ -472,19 +472,19 @@ START_TEST(obeys_a_hang_up_at_once)
             close(fd);
         assert_alive(&s);
         const char *event = replied ? "the reply" : "the client hung up";
-        ck_assert_msg(n == want,
-                      "request %d: %d threads %d ms after %s (%s), %d before the request: "
-                      "expected %d. Where they are:\n%s",
-                      i + 1, n, bound, event, replied ? "its answer came at once" : hangup_name[how],
-                      kept, want, threads_dump(s.port));
+        server_assert(n == want,
+                      "request %d: %d ms after %s (%s), the server still had %d threads where "
+                      "%d were expected (%d before the request). Where they are:\n%s",
+                      i + 1, bound, event, replied ? "its answer came at once" : hangup_name[how],
+                      n, want, kept, threads_dump(s.port));
         kept = want;
     }
     /* A count met on its way down is no leak: the leak must still be there. */
     int n = census_settle(s.pid, kept, deadline_after(100 * unit_slowdown()));
-    ck_assert_msg(n == kept, "%d threads after 9 requests, %d before them: expected %d\n%s", n,
+    server_assert(n == kept, "%d threads after 9 requests, %d before them: expected %d\n%s", n,
                   before, kept, threads_dump(s.port));
     if (fixed)
-        ck_assert_msg(!claims_work_done(&s, offset),
+        server_assert(!claims_work_done(&s, offset),
                       "every client hung up 0.2 s into the story, long before any work could "
                       "be done, yet the server printed:\n%s", server_stdout(&s) + offset);
     server_stop_cleanly(&s);

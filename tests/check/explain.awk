@@ -1,0 +1,166 @@
+# explain.awk: what the sanitizers and Go-style panics in a server's stderr
+# mean, in a learner's words, with the line of their file to look at.
+#
+#     awk -v learner=04-timeout-fix/leaky.c -v root=/path/to/repo -f explain.awk FILES
+#
+# Prints one finding per line, each once, starting with its kind:
+#   never-released:, use-after-free:, crash:, panic:, undefined:
+# and nothing when there is nothing to say. It reads AddressSanitizer's,
+# LeakSanitizer's and UBSan's reports and common/panic.c's message.
+
+function short(path) {
+    if (root != "" && index(path, root "/") == 1)
+        return substr(path, length(root) + 2)
+    return path
+}
+
+# "    #3 0x55d0 in handler /repo/04-timeout-fix/leaky.c:50" -> fn, at
+function frame(line,   parts, n) {
+    fn = ""; at = ""
+    n = split(line, parts, " ")
+    if (n >= 5 && parts[3] == "in") {
+        fn = parts[4]
+        at = short(parts[5])
+        if (at ~ /:[0-9]+:[0-9]+$/) sub(/:[0-9]+$/, "", at)     # drop a column
+        if (at !~ /:[0-9]+$/) at = ""
+    }
+}
+
+function is_learners(where) {
+    return learner != "" && index(where, learner ":") == 1
+}
+
+function say(text) {
+    if (!(text in said)) {
+        said[text] = 1
+        print text
+    }
+}
+
+function made_of(api) {
+    if (api ~ /^ctx_with_/) return "a context (" api ")"
+    if (api == "chan_make") return "a channel (chan_make)"
+    if (api == "time_after") return "a timer (time_after)"
+    if (api == "group_with_context") return "an errgroup (group_with_context)"
+    return "memory"
+}
+
+function release_hint(api) {
+    if (api ~ /^ctx_with_/) return "cancel and release it (ctx_cancel, then ctx_release) on every way out of the function, as Go's defer cancel()"
+    if (api == "chan_make") return "drop your reference with chan_release once you are done with it"
+    if (api == "time_after") return "chan_release the timer once the select is over, whichever case won"
+    if (api == "group_with_context") return "call group_free after group_wait"
+    return "free it"
+}
+
+# A stack just read: nframes entries of fns[] and ats[]. The learner's first
+# frame, and the last API call of common/ made before it.
+function place(   i) {
+    mine = 0; api = ""
+    for (i = 1; i <= nframes; i++) {
+        if (is_learners(ats[i])) { mine = i; break }
+        if (fns[i] ~ /^(ctx_with_(cancel|deadline|timeout)|chan_make|time_after|group_with_context)$/)
+            api = fns[i]
+    }
+}
+
+function first_own(   i) {
+    for (i = 1; i <= nframes; i++)
+        if (ats[i] != "" && ats[i] !~ /^\.\.\// && ats[i] !~ /^\//)
+            return fns[i] " at " ats[i]
+    return nframes > 0 ? fns[1] : "?"
+}
+
+function end_leak(   what) {
+    place()
+    if (mine > 0) {
+        what = made_of(api)
+        say("never-released: " what " made at " ats[mine] " (in " fns[mine] ") is never released: " release_hint(api) ".")
+    } else if (nframes > 0) {
+        unplaced_leak = first_own()
+    }
+    nframes = 0
+}
+
+function end_stack() {
+    place()
+    if (!(stack in stack_at))
+        stack_at[stack] = mine > 0 ? ats[mine] " (in " fns[mine] ")" : first_own()
+    nframes = 0
+}
+
+function end_asan(   where, freed, made) {
+    where = stack_at["access"]
+    freed = stack_at["freed"]
+    made = stack_at["made"]
+    if (asan == "heap-use-after-free" && index(where, learner ":") != 1 && index(freed, learner ":") == 1) {
+        say("use-after-free: " freed " frees memory that is used afterwards, by " where \
+            ". Release only the references you own: the one chan_make, ctx_with_* or ctx_ref / chan_ref gave you.")
+    } else if (asan == "heap-use-after-free") {
+        say("use-after-free: " where " uses memory after it was freed" (freed != "" ? ", at " freed : "") \
+            (made != "" ? "; it was made at " made : "") \
+            ". A thread that outlives its caller needs its own reference: go_with takes them for it, or ctx_ref / chan_ref and a release when done.")
+    } else if (asan ~ /^stack-use-after-(scope|return)$/) {
+        say("use-after-free: " where " reads a local variable after its scope has ended: a thread was handed the address of a loop variable or of a local that is gone by the time it reads it.")
+    } else if (asan == "SEGV") {
+        say("crash: the server crashed: SIGSEGV in " where ".")
+    } else {
+        say("crash: the server crashed: " asan " in " where ".")
+    }
+    asan = ""; delete stack_at
+}
+
+/ERROR: LeakSanitizer: detected memory leaks/ { mode = "leak"; next }
+/ERROR: AddressSanitizer: / {
+    mode = "asan"; stack = "access"; nframes = 0
+    asan = $0
+    sub(/.*ERROR: AddressSanitizer: /, "", asan)
+    sub(/ .*/, "", asan)
+    next
+}
+mode == "leak" && /^(Direct|Indirect) leak of/ { nframes = 0; inleak = 1; next }
+mode != "" && /^ +#[0-9]+ / {
+    frame($0)
+    nframes++; fns[nframes] = fn; ats[nframes] = at
+    next
+}
+mode == "leak" && inleak && /^$/ { end_leak(); inleak = 0; next }
+mode == "asan" && /^(freed by thread|previously allocated by thread|Thread T[0-9]+ created by)/ {
+    if (nframes > 0) end_stack()
+    stack = /^freed/ ? "freed" : /^previously/ ? "made" : "creation"
+    next
+}
+mode == "asan" && /^$/ { if (nframes > 0) end_stack(); next }
+/^SUMMARY: AddressSanitizer/ {
+    if (mode == "leak" && inleak) end_leak()
+    if (mode == "asan") { if (nframes > 0) end_stack(); end_asan() }
+    mode = ""; inleak = 0
+    next
+}
+/: runtime error: / {
+    where = $0
+    sub(/: runtime error: .*/, "", where)
+    sub(/:[0-9]+$/, "", where)
+    message = $0
+    sub(/.*: runtime error: /, "", message)
+    say("undefined: undefined behaviour at " short(where) ": " message ".")
+    next
+}
+/^panic: / { panic_text = substr($0, 8); next }
+panic_text != "" && /^thread .* \[running\]:/ { panic_thread = $2; next }
+panic_text != "" && /^\tat / {
+    where = short(substr($0, 5))
+    hint = ""
+    if (panic_text == "send on closed channel")
+        hint = " Closing a channel does not free a sender blocked on it: in Go the sender panics. Give the channel room, or make sure its value is received."
+    if (panic_text == "close of closed channel")
+        hint = " A channel is closed once, by its one sender; whoever else wants to stop waits on a context instead."
+    say("panic: the server panicked, as Go would: " panic_text " at " where " (thread " panic_thread ")." hint)
+    panic_text = ""
+    next
+}
+END {
+    if (mode == "leak" && inleak) end_leak()
+    if (!("x" in said) && length(said) == 0 && unplaced_leak != "")
+        say("never-released: something is never freed: the first allocation nobody frees is made by " unplaced_leak ". Does your code take a reference (ctx_ref, chan_ref) it never drops?")
+}
