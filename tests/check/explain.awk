@@ -89,6 +89,20 @@ function end_stack() {
     nframes = 0
 }
 
+# " Your leaky.c releases at lines 27 and 41: ..." for a use after free whose
+# stacks never pass through the learner's file.
+function releases(   line, n, at, list) {
+    n = 0; list = ""
+    while ((getline line < (root "/" learner)) > 0) {
+        at++
+        if (line ~ /(ctx_release|chan_release|group_free)\(/ && line !~ /^[ \t]*(\/\*|\*|\/\/)/)
+            list = list (n++ ? ", " : "") learner ":" at
+    }
+    close(root "/" learner)
+    if (n == 0) return ""
+    return " Your file releases at " list ": is each of those references yours to drop?"
+}
+
 function end_asan(   where, freed, made) {
     where = stack_at["access"]
     freed = stack_at["freed"]
@@ -96,6 +110,9 @@ function end_asan(   where, freed, made) {
     if (asan == "heap-use-after-free" && index(where, learner ":") != 1 && index(freed, learner ":") == 1) {
         say("use-after-free: " freed " frees memory that is used afterwards, by " where \
             ". Release only the references you own: the one chan_make, ctx_with_* or ctx_ref / chan_ref gave you.")
+    } else if (asan == "heap-use-after-free" && index(where, learner ":") != 1 && index(freed, learner ":") != 1) {
+        say("use-after-free: " where " uses memory after it was freed, by " freed \
+            "; the last reference went early: one was released that was not owned." releases())
     } else if (asan == "heap-use-after-free") {
         say("use-after-free: " where " uses memory after it was freed" (freed != "" ? ", at " freed : "") \
             (made != "" ? "; it was made at " made : "") \
