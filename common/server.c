@@ -51,6 +51,7 @@ enum {
     IDLE_TIMEOUT_S = 60,
     BACKLOG = 1024,
     SHUTDOWN_MS = 900, /* SIGINT to exit, everything included */
+    GRACE_MS = 700,    /* SIGINT to the last reply written */
 };
 
 struct server {
@@ -63,6 +64,7 @@ struct server {
     int max_inflight; /* 0: no limit */
     bool no_threads;  /* answer /test on the loop: the benchmark's baseline */
     bool stopping;
+    int closing; /* replies sent since stopping whose connection is still open */
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
 };
@@ -144,29 +146,49 @@ static const char *reason(int status)
     }
 }
 
-static void send_text(struct evhttp_request *req, int status, const char *text, size_t len)
+/* Shutdown ends the loop only when every request has been answered and every
+ * reply written: evhttp_free would drop what is still queued. */
+static void maybe_finish_shutdown(struct server *srv)
+{
+    if (srv->stopping && srv->jobs == 0 && srv->closing == 0)
+        event_base_loopbreak(srv->base);
+}
+
+/* A reply sent while stopping closes its connection once written (or once
+ * writing failed): then it is no longer owed. */
+static void on_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    struct server *srv = arg;
+    srv->closing--;
+    maybe_finish_shutdown(srv);
+}
+
+static void send_text(struct server *srv, struct evhttp_request *req, int status,
+                      const char *text, size_t len)
 {
     struct evbuffer *body = evbuffer_new();
     if (body)
         evbuffer_add(body, text, len);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; charset=utf-8");
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (srv->stopping && evcon) {
+        evhttp_add_header(headers, "Connection", "close");
+        evhttp_connection_set_closecb(evcon, on_closed, srv);
+        srv->closing++;
+    }
     evhttp_send_reply(req, status, reason(status), body);
     if (body)
         evbuffer_free(body);
 }
 
-static void send_error(struct evhttp_request *req, int status, const char *message)
+static void send_error(struct server *srv, struct evhttp_request *req, int status,
+                       const char *message)
 {
     char text[256];
     int n = snprintf(text, sizeof text, "%s\n", message);
-    send_text(req, status, text, (size_t)n);
-}
-
-static void maybe_finish_shutdown(struct server *srv)
-{
-    if (srv->stopping && srv->jobs == 0)
-        event_base_loopbreak(srv->base);
+    send_text(srv, req, status, text, (size_t)n);
 }
 
 static void job_free(struct job *job)
@@ -189,7 +211,7 @@ static void on_reply(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct job *job = arg;
     struct server *srv = job->srv;
-    send_text(job->req, job->w.status, job->w.body ? job->w.body : "", job->w.len);
+    send_text(srv, job->req, job->w.status, job->w.body ? job->w.body : "", job->w.len);
     job_free(job);
     srv->jobs--;
     maybe_finish_shutdown(srv);
@@ -260,35 +282,35 @@ static void on_test(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        send_error(req, 405, "only GET is served here");
+        send_error(srv, req, 405, "only GET is served here");
         return;
     }
     if (srv->stopping) {
-        send_error(req, 503, "shutting down");
+        send_error(srv, req, 503, "shutting down");
         return;
     }
     if (srv->no_threads) {
-        send_text(req, 200, "ok", 2);
+        send_text(srv, req, 200, "ok", 2);
         return;
     }
     if (srv->max_inflight > 0 && srv->jobs >= srv->max_inflight) {
-        send_error(req, 503, "too many requests in flight");
+        send_error(srv, req, 503, "too many requests in flight");
         return;
     }
     struct job *job = job_new(srv, req);
     if (!job) {
-        send_error(req, 503, "out of resources for a new request");
+        send_error(srv, req, 503, "out of resources for a new request");
         return;
     }
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (evhttp_parse_query_str(query ? query : "", &job->query) < 0) {
         job_free(job);
-        send_error(req, 400, "malformed query string");
+        send_error(srv, req, 400, "malformed query string");
         return;
     }
     if (go("handler", run_handler, job) != 0) {
         job_free(job);
-        send_error(req, 503, "cannot start a thread for this request");
+        send_error(srv, req, 503, "cannot start a thread for this request");
         return;
     }
     srv->jobs++;
@@ -305,32 +327,32 @@ static bool is_loopback(struct evhttp_request *req)
 
 static void on_threads(struct evhttp_request *req, void *arg)
 {
-    (void)arg;
+    struct server *srv = arg;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        send_error(req, 405, "only GET is served here");
+        send_error(srv, req, 405, "only GET is served here");
         return;
     }
     if (!is_loopback(req)) {
-        send_error(req, 403, "/debug/threads is served to loopback clients only");
+        send_error(srv, req, 403, "/debug/threads is served to loopback clients only");
         return;
     }
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     if (!out) {
-        send_error(req, 503, "out of memory");
+        send_error(srv, req, 503, "out of memory");
         return;
     }
     census_dump(out);
     fclose(out);
-    send_text(req, 200, text, len);
+    send_text(srv, req, 200, text, len);
     free(text);
 }
 
 static void on_other(struct evhttp_request *req, void *arg)
 {
-    (void)arg;
-    send_error(req, 404, "not found: this server has /test and /debug/threads");
+    struct server *srv = arg;
+    send_error(srv, req, 404, "not found: this server has /test and /debug/threads");
 }
 
 /* ---- the stalled database, on the loop thread ---- */
@@ -426,6 +448,8 @@ static void stop_stalled_db(void)
 
 /* ---- shutdown ---- */
 
+/* The bound on shutdown: whatever is still unanswered or unwritten now is
+ * reported, not waited for. */
 static void on_grace_over(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -433,6 +457,9 @@ static void on_grace_over(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(((struct server *)arg)->base);
 }
 
+/* Go's Server.Shutdown, with the request contexts cancelled: stop accepting,
+ * cancel every request, and go on serving until every handler has returned
+ * and every reply has been written, or the grace period is over. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -446,21 +473,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     evhttp_del_accept_socket(srv->http, srv->listener);
     srv->listener = NULL;
     ctx_cancel(srv->ctx);
-    struct timeval half = { 0, SHUTDOWN_MS / 2 * 1000 };
-    evtimer_add(srv->grace, &half);
+    struct timeval grace = { 0, GRACE_MS * 1000 };
+    evtimer_add(srv->grace, &grace);
     maybe_finish_shutdown(srv);
 }
 
-/* After the loop: give threads the rest of the second, then say who is left. */
+/* After the loop: give threads the rest of the second, then say who is left,
+ * and which requests were never answered or their replies never written. */
 static void report_leftovers(struct server *srv)
 {
     int left = go_wait_all(srv->stopping ? srv->stop_deadline : deadline_after(0));
+    if (srv->jobs > 0 || srv->closing > 0)
+        fprintf(stderr, "shutdown: %d requests unanswered and %d replies unwritten after %d ms\n",
+                srv->jobs, srv->closing, GRACE_MS);
     if (left == 0 && srv->jobs == 0) {
         fprintf(stderr, "shutdown: no thread left behind\n");
         return;
     }
-    fprintf(stderr, "shutdown: %d threads still running (%d requests unanswered):\n", left,
-            srv->jobs);
+    fprintf(stderr, "shutdown: %d threads still running:\n", left);
     census_dump(stderr);
 }
 

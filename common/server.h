@@ -11,7 +11,8 @@
  * - GET /test runs handler(w, r) on a thread of its own, started for that
  *   request, as net/http runs each request on its own goroutine. The handler
  *   blocks as it likes; the event loop never does.
- * - r->ctx is the request's context. It is cancelled when the client hangs up,
+ * - r->ctx is the request's context. It is cancelled when the client hangs up
+ *   (closes, half-closes or resets the connection),
  *   when the server shuts down, and when the handler returns (as r.Context()
  *   is when ServeHTTP returns). A thread that outlives the handler and needs
  *   it takes its own reference with ctx_ref.
@@ -21,9 +22,13 @@
  *   answered 503 at once, on the loop thread: the article's 限流 (rate limit).
  * - GET /debug/threads (loopback clients only) answers "threads: N", the
  *   kernel's count, then the census dump.
- * - On SIGINT or SIGTERM the server stops accepting, cancels every request
- *   context, waits up to a second for request threads and the threads they
- *   started, says on stderr which threads, if any, were left, and exits 0.
+ * - On SIGINT or SIGTERM, as Go's Server.Shutdown: the server stops accepting,
+ *   cancels every request context, and goes on serving until every handler
+ *   has returned and every reply has been written (each with "Connection:
+ *   close"), for at most 0.7 s. It then waits for the rest of a second for
+ *   the threads the requests started, says on stderr how many requests were
+ *   left unanswered or unwritten and which threads, if any, were left, and
+ *   exits 0.
  */
 #ifndef COMMON_SERVER_H
 #define COMMON_SERVER_H

@@ -175,7 +175,8 @@ int server_stop(struct server *s, int sig, int ms)
         return 0;
     if (s->reaped)
         return 1;
-    kill(s->pid, sig);
+    if (sig)
+        kill(s->pid, sig);
     int ok = unit_eventually(exited, s, ms);
     if (!ok) {
         kill(s->pid, SIGKILL);

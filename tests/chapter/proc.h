@@ -26,8 +26,9 @@ int server_spawn(struct server *s, const char *path, double scale, const char *e
 void server_start(struct server *s, const char *path, double scale, const char *extra,
                   const char *value);
 
-/* Sends sig and waits up to ms for the exit; returns whether it exited (then
- * s->status holds its wait status). A server still running is killed. */
+/* Sends sig (0: none, it was sent already) and waits up to ms for the exit;
+ * returns whether it exited (then s->status holds its wait status). A server
+ * still running is killed. */
 int server_stop(struct server *s, int sig, int ms);
 
 /* SIGTERM; the server must exit 0 within 5 s (its bound is 1 s: the rest is

@@ -37,10 +37,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -491,6 +494,71 @@ START_TEST(obeys_a_hang_up_at_once)
 }
 END_TEST
 
+/* ---- shutdown ---- */
+
+struct signaller {
+    pid_t pid;
+    int sig, want;
+    atomic_bool answered; /* every reply came before the signal: 02 answers at once */
+    int64_t sent_at;
+    pthread_t thread;
+};
+
+/* Once the requests are in (their threads are up), the signal. */
+static void *send_signal(void *arg)
+{
+    struct signaller *g = arg;
+    int64_t deadline = deadline_after(10000 * unit_slowdown());
+    while (!atomic_load(&g->answered) && census_threads_of(g->pid) < g->want &&
+           now_ms() < deadline)
+        pause_ms(1);
+    g->sent_at = now_ms();
+    kill(g->pid, g->sig);
+    return NULL;
+}
+
+/* 500 clients that wait for their answer, then sig: every one of them gets a
+ * complete reply, and the server exits 0 within 1 s (times the slowdown). */
+static void shutdown_with_500_in_flight(const char *path, int sig)
+{
+    struct server s;
+    server_start(&s, path, 1, NULL, NULL);
+    struct signaller g = { .pid = s.pid, .sig = sig };
+    g.want = census_threads_of(s.pid) + 500;
+    ck_assert_int_eq(pthread_create(&g.thread, NULL, send_signal, &g), 0);
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
+                       .requests = 500, .concurrency = 500, .hangup_ms = -1,
+                       .timeout_ms = 20000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    atomic_store(&g.answered, true);
+    pthread_join(g.thread, NULL);
+    int exited = server_stop(&s, 0, 1000 * unit_slowdown());
+    int64_t took = now_ms() - g.sent_at;
+    const char *said = server_stderr(&s);
+    int answered = 0;
+    for (int i = 0; i < BURST_MAX_STATUS; i++)
+        answered += r.status[i];
+    server_assert(answered == 500 && r.failed == 0,
+                  "%s with 500 requests in flight: %d got a complete reply, %d got none. "
+                  "The server said:\n%s",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM", answered, r.failed, said);
+    server_assert(exited && WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0,
+                  "%s: the server had not exited 0 %lld ms later (%s). It said:\n%s",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)took,
+                  exited ? server_exit_text(&s) : "still running", said);
+    server_cleanup(&s);
+}
+
+START_TEST(shutdown_answers_every_request_in_flight)
+{
+    const char *path = env_text("CHAPTER_SERVER");
+    time_scale_set(1);
+    shutdown_with_500_in_flight(path, SIGINT);
+    shutdown_with_500_in_flight(path, SIGTERM);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("chapter");
@@ -498,5 +566,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, fixed_returns_to_its_baseline, 30);
     UNIT_ADD_TIMEOUT(s, behaves_as_the_story_says, 60);
     UNIT_ADD_TIMEOUT(s, obeys_a_hang_up_at_once, 30);
+    UNIT_ADD_TIMEOUT(s, shutdown_answers_every_request_in_flight, 60);
     return unit_run(s);
 }
