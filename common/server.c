@@ -63,6 +63,8 @@ struct server {
     int jobs;   /* requests whose reply is pending; loop thread only */
     int max_inflight; /* 0: no limit */
     bool no_threads;  /* answer /test on the loop: the benchmark's baseline */
+    struct event *backoff;     /* re-enables accepting after an accept error */
+    int64_t backoff_ms, last_accept_error;
     bool stopping;
     int closing; /* replies sent since stopping whose connection is still open */
     int64_t stop_deadline;
@@ -574,6 +576,41 @@ static void raise_fd_limit(void)
     }
 }
 
+/* ---- accept errors ---- */
+
+/* Out of descriptors (or memory), accept fails while the listening socket
+ * stays readable: retrying at once would spin. Back off as Go's Serve does,
+ * 5 ms doubling to 1 s, starting again at 5 ms after a quiet second. */
+static struct server *accepting; /* the error callback's argument is evhttp's */
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    (void)arg;
+    struct server *srv = accepting;
+    int err = EVUTIL_SOCKET_ERROR();
+    int64_t now = now_ms();
+    if (srv->backoff_ms == 0 || now - srv->last_accept_error > 1000)
+        srv->backoff_ms = 5;
+    else if ((srv->backoff_ms *= 2) > 1000)
+        srv->backoff_ms = 1000;
+    srv->last_accept_error = now;
+    fprintf(stderr, "accept: %s; retrying in %lld ms\n", evutil_socket_error_to_string(err),
+            (long long)srv->backoff_ms);
+    evconnlistener_disable(lev);
+    struct timeval wait = { srv->backoff_ms / 1000, srv->backoff_ms % 1000 * 1000 };
+    evtimer_add(srv->backoff, &wait);
+}
+
+static void on_backoff_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    srv->last_accept_error = now_ms();
+    if (srv->listener)
+        evconnlistener_enable(evhttp_bound_socket_get_listener(srv->listener));
+}
+
 static struct evhttp_bound_socket *listen_on(struct server *srv, const struct options *o)
 {
     char port[8];
@@ -593,6 +630,8 @@ static struct evhttp_bound_socket *listen_on(struct server *srv, const struct op
         fprintf(stderr, "cannot listen on %s:%d: %s\n", o->addr, o->port, strerror(errno));
         return NULL;
     }
+    accepting = srv;
+    evconnlistener_set_error_cb(lev, on_accept_error);
     return evhttp_bind_listener(srv->http, lev);
 }
 
@@ -638,7 +677,8 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evhttp_set_cb(srv.http, "/test", on_test, &srv);
     evhttp_set_cb(srv.http, "/debug/threads", on_threads, &srv);
     evhttp_set_gencb(srv.http, on_other, &srv);
-    if (!(srv.listener = listen_on(&srv, &o)))
+    if (!(srv.backoff = evtimer_new(srv.base, on_backoff_over, &srv)) ||
+        !(srv.listener = listen_on(&srv, &o)))
         goto cleanup;
     if (with_db && !db_addr[0] && start_stalled_db(srv.base) < 0) {
         fprintf(stderr, "cannot start the stalled database: %s\n", strerror(errno));
@@ -659,6 +699,8 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
         return code; /* request threads still hold events: leave everything be */
 
 cleanup:
+    if (srv.backoff)
+        event_free(srv.backoff);
     if (srv.grace)
         event_free(srv.grace);
     if (srv.sigterm)

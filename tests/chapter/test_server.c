@@ -2,10 +2,12 @@
  * bad input gets a clear answer and serving goes on, hang-ups cancel work,
  * bad flags exit 2, SIGINT stops it cleanly. CHAPTER_SERVER names the server
  * (chapter 01's fixed one). */
+#define _GNU_SOURCE /* prlimit */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -263,6 +265,36 @@ START_TEST(pipelined_requests_are_answered_without_spinning)
 }
 END_TEST
 
+/* With its descriptor table full of idle connections, the server's accept
+ * fails while the listening socket stays readable. It must back off (no
+ * busy loop, few log lines) and serve again once descriptors are free. */
+START_TEST(accept_backs_off_when_descriptors_run_out)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    struct rlimit small = { 64, 64 };
+    ck_assert_int_eq(prlimit(s.pid, RLIMIT_NOFILE, &small, NULL), 0);
+    int idle[100];
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_ge(idle[i] = raw_send(s.port, ""), 0);
+    size_t said_before = strlen(server_stderr(&s));
+    long used = cpu_over_a_second(s.pid);
+    size_t said = strlen(server_stderr(&s)) - said_before;
+    for (int i = 0; i < 100; i++)
+        close(idle[i]);
+    ck_assert_msg(used <= 100, "out of descriptors, the server used %ld ms of CPU in 1 s", used);
+    ck_assert_msg(strstr(server_stderr(&s), "accept: "), "no word of it on stderr");
+    ck_assert_msg(said < 2000, "%zu bytes on stderr in 1 s", said);
+    /* Serving again: within the longest back-off (1 s) after descriptors free. */
+    const char *r = "";
+    int64_t deadline = deadline_after(3000);
+    while (now_ms() < deadline && status_of(r = exchange(&s, "GET /test HTTP/1.0\r\n\r\n")) != 200)
+        ;
+    ck_assert_msg(status_of(r) == 200, "after the descriptors came free, GET /test got: %s", r);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 START_TEST(max_inflight_answers_503_past_the_limit)
 {
     struct server s;
@@ -366,6 +398,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, a_half_close_cancels_the_request_within_10_ms, 30);
     UNIT_ADD_TIMEOUT(s, a_reset_connection_costs_no_cpu, 30);
     UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
+    UNIT_ADD_TIMEOUT(s, accept_backs_off_when_descriptors_run_out, 30);
     UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);
     UNIT_ADD_TIMEOUT(s, bad_flags_print_usage_and_exit_2, 20);
     UNIT_ADD_TIMEOUT(s, sigint_with_100_requests_in_flight_exits_0_within_1_s, 20);
