@@ -24,17 +24,25 @@ double time_scale(void)
     return scale;
 }
 
-/* Rounded up, so that no duration of the story becomes zero. */
+/* Rounded up, so that no duration of the story becomes zero; saturated, so
+ * that a duration too long for an int64_t is the longest one there is. */
 int64_t seconds(double story_seconds)
 {
     double ms = story_seconds * 1000.0 * scale;
+    if (!(ms < 9.2e18)) /* and NaN */
+        return ms < 0 ? INT64_MIN : INT64_MAX;
+    if (ms <= -9.2e18)
+        return INT64_MIN;
     int64_t whole = (int64_t)ms;
     return whole < ms ? whole + 1 : whole;
 }
 
 int64_t deadline_after(int64_t ms)
 {
-    return ms < 0 ? -1 : now_ms() + ms;
+    if (ms < 0)
+        return -1;
+    int64_t now = now_ms();
+    return ms > INT64_MAX - now ? INT64_MAX : now + ms;
 }
 
 void deadline_to_timespec(int64_t deadline, struct timespec *ts)

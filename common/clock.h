@@ -13,7 +13,9 @@
 /* Milliseconds on the monotonic clock; only differences mean anything. */
 int64_t now_ms(void);
 
-/* The deadline ms milliseconds from now; -1 (for ever) when ms is negative. */
+/* The deadline ms milliseconds from now; -1 (for ever) when ms is negative.
+ * Time arithmetic here saturates: a duration too long to add gives the
+ * latest deadline there is, INT64_MAX, which in practice never comes. */
 int64_t deadline_after(int64_t ms);
 
 /* Fills a timespec on CLOCK_MONOTONIC for pthread_cond_timedwait and friends. */
@@ -23,8 +25,8 @@ void deadline_to_timespec(int64_t deadline, struct timespec *ts);
 /* The article's story runs on a time scale: every duration a chapter names (10 s
  * of work, a 2 s timeout) is that many seconds of the story, and seconds()
  * turns it into milliseconds on this machine's clock, times the scale. At
- * scale 1 a second is a second; at 0.01 the whole story plays in a hundredth
- * of the time, which is what the tests and the demo use. */
+ * scale 1 a second is a second; at 0.5, which the chapter tests and the demo
+ * use, the story plays twice as fast. */
 void time_scale_set(double scale);
 double time_scale(void);
 int64_t seconds(double story_seconds);

@@ -349,6 +349,34 @@ START_TEST(a_worker_can_outlive_the_handler_that_made_its_context)
 }
 END_TEST
 
+/* Durations too long for an int64_t saturate to the latest deadline there
+ * is: no signed overflow (UBSan would stop the test), and no deadline that
+ * wraps round into the past. */
+START_TEST(time_arithmetic_saturates)
+{
+    time_scale_set(1);
+    ck_assert(deadline_after(INT64_MAX) == INT64_MAX);
+    ck_assert(seconds(1e300) == INT64_MAX);
+    ck_assert(seconds(-1e300) == INT64_MIN);
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), INT64_MAX);
+    ck_assert(ctx_deadline(ctx) == INT64_MAX);
+    ck_assert_int_eq(ctx_err(ctx), 0);
+    chan_t *timer = time_after(INT64_MAX);
+    struct chan_case cases[] = {
+        chan_recv_case(ctx_done(ctx), NULL),
+        chan_recv_case(timer, NULL),
+    };
+    ck_assert_int_eq(chan_select(cases, 2, 0), -1);
+    ck_assert_int_eq(chan_select(cases, 2, deadline_after(20)), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ctx_cancel(ctx);
+    ck_assert_int_eq(ctx_err(ctx), ECANCELED);
+    ck_assert_int_eq(chan_select(cases, 2, INT64_MAX), 0);
+    chan_release(timer);
+    ctx_release(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("context");
@@ -369,5 +397,6 @@ int main(void)
     UNIT_ADD(s, ctx_poll_returns_when_the_context_is_cancelled);
     UNIT_ADD(s, ctx_poll_returns_when_the_socket_is_ready_or_the_deadline_passes);
     UNIT_ADD(s, a_worker_can_outlive_the_handler_that_made_its_context);
+    UNIT_ADD(s, time_arithmetic_saturates);
     return unit_run(s);
 }
