@@ -433,7 +433,10 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
     struct waiter w;
     waiter_init(&w);
     int64_t wake = deadline;
-    for (int i = 0; i < n; i++) {
+    /* Queued in the poll's random order: of two cases on one channel, the
+     * one queued first is the one a partner finds first. */
+    for (int k = 0; k < n; k++) {
+        int i = sc->order[k];
         chan_t *ch = cases[i].ch;
         struct sudog *s = &sc->sudogs[i];
         *s = (struct sudog){ .w = &w, .c = &cases[i], .index = i };

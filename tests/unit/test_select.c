@@ -1,5 +1,6 @@
 /* select: the cases Go's select tests cover, for threads. */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "chan.h"
@@ -242,6 +243,50 @@ START_TEST(a_select_send_meets_a_select_receive)
 }
 END_TEST
 
+/* Go's TestPseudoRandomSend (runtime/chan_test.go): a select with two send
+ * cases on one channel picks each about half the time, whether it finds a
+ * receiver waiting (buffered) or waits for one (unbuffered). */
+enum { PSEUDO_N = 100 };
+
+struct pseudo {
+    chan_t *c;
+    int l[PSEUDO_N];
+};
+
+static void receive_slowly(void *arg)
+{
+    struct pseudo *p = arg;
+    for (int i = 0; i < PSEUDO_N; i++) {
+        sched_yield();
+        chan_recv(p->c, &p->l[i]);
+    }
+}
+
+START_TEST(pseudo_random_send)
+{
+    int caps[] = { 0, PSEUDO_N };
+    for (int k = 0; k < 2; k++) {
+        struct pseudo p = { .c = chan_make(sizeof(int), caps[k]) };
+        ck_assert_int_eq(go("receiver", receive_slowly, &p), 0);
+        int one = 1, zero = 0;
+        for (int i = 0; i < PSEUDO_N; i++) {
+            struct chan_case cases[] = { chan_send_case(p.c, &one), chan_send_case(p.c, &zero) };
+            chan_select(cases, 2, -1);
+        }
+        ck_assert_int_eq(go_wait_all(deadline_after(5000)), 0);
+        int n0 = 0, n1 = 0;
+        for (int i = 0; i < PSEUDO_N; i++) {
+            n0 += (p.l[i] + 1) % 2;
+            n1 += p.l[i];
+        }
+        ck_assert_msg(n0 > PSEUDO_N / 10 && n1 > PSEUDO_N / 10,
+                      "want pseudorandom, got %d zeros and %d ones (chan cap %d)", n0, n1,
+                      caps[k]);
+        chan_release(p.c);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("select");
@@ -257,5 +302,6 @@ int main(void)
     UNIT_ADD(s, blocked_select_takes_a_value_sent_later);
     UNIT_ADD(s, select_over_many_channels_finds_the_ready_one);
     UNIT_ADD(s, a_select_send_meets_a_select_receive);
+    UNIT_ADD(s, pseudo_random_send);
     return unit_run(s);
 }
