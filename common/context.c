@@ -1,10 +1,11 @@
 /* Contexts, after Go's context.go: a tree with one mutex per node.
  *
- * Locks are always taken parent before child, so a cancel can walk down the
- * tree holding each lock it passes. A parent's list of children holds no
- * references; a child holds one on its parent until it is freed, and unlinks
- * itself (under the parent's lock) when it is cancelled or freed, so a parent
- * never touches a child that is gone.
+ * A thread holds at most one context's lock at a time. A parent's list of
+ * children holds no references; a child holds one on its parent until it is
+ * freed, and unlinks itself (under the parent's lock) when it is cancelled or
+ * freed, so a parent never touches a child that is gone. A cancel takes the
+ * children off the list under the parent's lock, each with a reference, and
+ * cancels them after dropping it.
  */
 #include "context.h"
 
@@ -21,6 +22,7 @@
 #include "census.h"
 #include "chan_internal.h"
 #include "clock.h"
+#include "panic.h"
 
 struct ctx {
     pthread_mutex_t mu;
@@ -69,8 +71,14 @@ static void fd_fire(int fd)
         timerfd_settime(fd, 0, &now, NULL);
 }
 
-/* Cancels ctx and its subtree, with ctx->mu not held by the caller. When
- * from_parent is set the parent's lock is held and the parent unlinks. */
+/* Cancels ctx and its subtree, with no lock held by the caller. When
+ * from_parent is set the parent has unlinked ctx already.
+ *
+ * A deadline that has passed came first, whoever looks at it now: Go's timer
+ * would have fired at the deadline, so the error is then ETIMEDOUT. Children
+ * are cancelled after ctx's lock is dropped, each with a reference taken
+ * while they were unlinked under it: no thread ever holds more than one
+ * context's lock, however deep the tree. */
 static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
 {
     pthread_mutex_lock(&ctx->mu);
@@ -78,17 +86,28 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
         pthread_mutex_unlock(&ctx->mu);
         return;
     }
+    if (ctx->deadline >= 0 && now_ms() >= ctx->deadline)
+        err = cause = ETIMEDOUT;
     ctx->err = err;
     ctx->cause = cause ? cause : err;
-    ctx_t *child;
-    while ((child = ctx->children) != NULL) {
-        unlink_child(ctx, child);
-        cancel(child, err, ctx->cause, true);
+    cause = ctx->cause;
+    ctx_t *children = ctx->children;
+    ctx->children = NULL;
+    for (ctx_t *child = children; child; child = child->next) {
+        child->in_parent = false;
+        ctx_ref(child);
     }
     chan_close(ctx->done);
     fd_fire(ctx->fd);
     pthread_mutex_unlock(&ctx->mu);
 
+    ctx_t *next;
+    for (ctx_t *child = children; child; child = next) {
+        next = child->next;
+        child->prev = child->next = NULL;
+        cancel(child, err, cause, true);
+        ctx_release(child);
+    }
     if (!from_parent && ctx->parent) {
         pthread_mutex_lock(&ctx->parent->mu);
         unlink_child(ctx->parent, ctx);
@@ -110,6 +129,8 @@ static void expire_if_due(ctx_t *ctx)
 
 ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
 {
+    if (!parent)
+        go_panic("cannot create context from nil parent", NULL, 0);
     ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;

@@ -41,7 +41,7 @@ ctx_t *ctx_background(void);
 
 /* context.WithCancel(parent): a child that is done when ctx_cancel is called
  * on it or when parent is done, whichever happens first. Returns NULL with
- * errno ENOMEM when out of memory. */
+ * errno ENOMEM when out of memory. A NULL parent panics, as in Go. */
 ctx_t *ctx_with_cancel(ctx_t *parent);
 
 /* context.WithDeadline(parent, d): also done at the absolute deadline (clock.h).
@@ -52,7 +52,9 @@ ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline);
 ctx_t *ctx_with_timeout(ctx_t *parent, int64_t ms);
 
 /* The CancelFunc: cancels ctx and its descendants with err ECANCELED, and
- * removes ctx from its parent. After the first call, later calls do nothing. */
+ * removes ctx from its parent. After the first call, later calls do nothing.
+ * A deadline that has passed came first: then the error is ETIMEDOUT, as in
+ * Go, where the deadline's timer would already have fired. */
 void ctx_cancel(ctx_t *ctx);
 
 /* context.WithCancelCause's cancel(cause): as ctx_cancel, and ctx_cause then

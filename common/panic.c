@@ -8,8 +8,9 @@ _Noreturn void go_panic(const char *message, const char *file, int line)
 {
     char name[16] = "?";
     prctl(PR_GET_NAME, name, 0, 0, 0);
-    fprintf(stderr, "panic: %s\n\nthread %s [running]:\n\tat %s:%d\n", message, name, file,
-            line);
+    fprintf(stderr, "panic: %s\n\nthread %s [running]:\n", message, name);
+    if (file)
+        fprintf(stderr, "\tat %s:%d\n", file, line);
     fflush(stderr);
     abort();
 }

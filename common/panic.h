@@ -10,6 +10,7 @@
 #ifndef COMMON_PANIC_H
 #define COMMON_PANIC_H
 
+/* file may be NULL where the call's place is unknown. */
 _Noreturn void go_panic(const char *message, const char *file, int line);
 
 #endif

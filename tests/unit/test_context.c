@@ -377,6 +377,60 @@ START_TEST(time_arithmetic_saturates)
 }
 END_TEST
 
+/* Go: WithTimeout(bg, 0) is done at once with DeadlineExceeded, and a
+ * cancel afterwards changes nothing. Here the deadline is applied when
+ * someone looks; a cancel that looks first must still see it. */
+START_TEST(a_cancel_after_a_passed_deadline_leaves_deadline_exceeded)
+{
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), 0);
+    ctx_t *child = ctx_with_cancel(ctx);
+    ctx_cancel(ctx);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ck_assert_int_eq(ctx_cause(ctx), ETIMEDOUT);
+    ck_assert_int_eq(ctx_err(child), ETIMEDOUT);
+    ctx_release(child);
+    ctx_release(ctx);
+
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx = ctx_with_timeout(parent, 0);
+    ctx_cancel(parent); /* the child's deadline had passed already */
+    ck_assert_int_eq(ctx_err(parent), ECANCELED);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    ctx_release(ctx);
+    ctx_release(parent);
+}
+END_TEST
+
+/* A cancel walks down a chain without holding a lock per level (TSan stops
+ * a thread that holds 64). */
+START_TEST(a_chain_200_deep_is_cancelled_from_its_root)
+{
+    enum { DEPTH = 200 };
+    ctx_t *chain[DEPTH];
+    chain[0] = ctx_with_cancel(ctx_background());
+    for (int i = 1; i < DEPTH; i++)
+        chain[i] = ctx_with_cancel(chain[i - 1]);
+    ctx_cancel(chain[0]);
+    for (int i = 0; i < DEPTH; i++)
+        ck_assert_int_eq(ctx_err(chain[i]), ECANCELED);
+    ck_assert(!chan_recv(ctx_done(chain[DEPTH - 1]), NULL));
+    for (int i = DEPTH - 1; i >= 0; i--)
+        ctx_release(chain[i]);
+}
+END_TEST
+
+static void with_nil_parent(void *arg)
+{
+    (void)arg;
+    ctx_with_cancel(NULL);
+}
+
+START_TEST(a_nil_parent_panics)
+{
+    unit_assert_panics(with_nil_parent, NULL, "cannot create context from nil parent");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("context");
@@ -398,5 +452,8 @@ int main(void)
     UNIT_ADD(s, ctx_poll_returns_when_the_socket_is_ready_or_the_deadline_passes);
     UNIT_ADD(s, a_worker_can_outlive_the_handler_that_made_its_context);
     UNIT_ADD(s, time_arithmetic_saturates);
+    UNIT_ADD(s, a_cancel_after_a_passed_deadline_leaves_deadline_exceeded);
+    UNIT_ADD(s, a_chain_200_deep_is_cancelled_from_its_root);
+    UNIT_ADD(s, a_nil_parent_panics);
     return unit_run(s);
 }

@@ -175,6 +175,23 @@ START_TEST(set_limit_while_functions_run_is_refused)
 }
 END_TEST
 
+/* Go: the parent's deadline fires first, so the group's context is done
+ * with DeadlineExceeded before Wait cancels it. */
+START_TEST(a_parent_deadline_passed_before_wait_is_deadline_exceeded)
+{
+    atomic_int ran = 0;
+    ctx_t *parent = ctx_with_timeout(ctx_background(), 10), *ctx;
+    group_t *g = group_with_context(parent, &ctx);
+    while (now_ms() < ctx_deadline(parent))
+        ; /* a deadline, not a wait for another thread */
+    group_go(g, "ok", succeed, &ran);
+    ck_assert_int_eq(group_wait(g), 0);
+    ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);
+    group_free(g);
+    ctx_release(parent);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errgroup");
@@ -185,5 +202,6 @@ int main(void)
     UNIT_ADD(s, set_limit_bounds_how_many_run_at_once);
     UNIT_ADD(s, try_go_refuses_at_the_limit);
     UNIT_ADD(s, set_limit_while_functions_run_is_refused);
+    UNIT_ADD(s, a_parent_deadline_passed_before_wait_is_deadline_exceeded);
     return unit_run(s);
 }
