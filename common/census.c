@@ -161,6 +161,13 @@ static void *trampoline(void *p)
     return NULL;
 }
 
+static _Thread_local int failed_starts;
+
+int go_start_failures(void)
+{
+    return failed_starts;
+}
+
 int go(const char *name, void (*fn)(void *arg), void *arg)
 {
     pthread_once(&registry_once, registry_init);
@@ -169,6 +176,7 @@ int go(const char *name, void (*fn)(void *arg), void *arg)
     if (!rec || !st) {
         free(rec);
         free(st);
+        failed_starts++;
         return ENOMEM;
     }
     pthread_mutex_init(&rec->mu, NULL);
@@ -199,6 +207,7 @@ int go(const char *name, void (*fn)(void *arg), void *arg)
     if (rc != 0) {
         free(st);
         unregister(rec);
+        failed_starts++;
     }
     return rc;
 }

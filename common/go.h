@@ -27,6 +27,11 @@ int go(const char *name, void (*fn)(void *arg), void *arg);
 int go_with(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx, int id,
             chan_t *ch);
 
+/* How many calls to go (and go_with) on the calling thread have failed to
+ * start a thread, so far: the server answers 503 for a request whose
+ * handler met one, whatever the handler made of the error. */
+int go_start_failures(void);
+
 /* How many threads started with go are still running fn. */
 int go_running(void);
 

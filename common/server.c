@@ -246,7 +246,12 @@ static void on_hangup(evutil_socket_t fd, short what, void *arg)
 static void run_handler(void *arg)
 {
     struct job *job = arg;
+    int failed = go_start_failures();
     job->srv->handler(&job->w, &job->r);
+    /* One answer for "no thread could be started", whatever the handler
+     * made of the error (errgroup reports it as the function's error). */
+    if (go_start_failures() != failed)
+        http_error(&job->w, "cannot start a thread for this request", 503);
     ctx_cancel(job->r.ctx);
     event_active(job->reply, 0, 0);
 }

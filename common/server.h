@@ -18,6 +18,8 @@
  *   it takes its own reference with ctx_ref.
  * - What the handler wrote is sent when it returns, exactly once. If the
  *   client has gone by then, nothing is sent and nothing breaks.
+ * - A request whose handler could not start a thread (go() failed: the
+ *   system is out of threads) is answered 503, whatever the handler wrote.
  * - With --max-inflight N, a request that arrives while N are in flight is
  *   answered 503 at once, on the loop thread: the article's 限流 (rate limit).
  * - GET /debug/threads (loopback clients only) answers "threads: N", the

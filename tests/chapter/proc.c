@@ -1,6 +1,8 @@
+#define _GNU_SOURCE /* prlimit */
 #include "proc.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -363,4 +367,110 @@ int http_get(int port, const char *path, int64_t timeout_ms, struct reply *r)
     r->status = atoi(text + 9);
     snprintf(r->body, sizeof r->body, "%s", body + 4);
     return 0;
+}
+
+#define PIDS_ROOT "/sys/fs/cgroup/pids"
+
+static void cgroup_path(char *path, size_t size, pid_t pid, const char *file)
+{
+    snprintf(path, size, PIDS_ROOT "/threadleaks-test-%d%s%s", (int)pid, file ? "/" : "",
+             file ? file : "");
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static long read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1)
+            n = -1;
+        fclose(f);
+    }
+    return n;
+}
+
+/* Tasks whose real user is ours: what RLIMIT_NPROC counts. */
+static int tasks_of_user(void)
+{
+    int n = 0;
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    while (proc && (e = readdir(proc)) != NULL) {
+        char path[300];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%s/task", e->d_name);
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || stat(path, &st) != 0 ||
+            st.st_uid != getuid())
+            continue;
+        n += census_threads_of(atoi(e->d_name));
+    }
+    if (proc)
+        closedir(proc);
+    return n;
+}
+
+int thread_limit(pid_t pid, int extra, const char **how)
+{
+    char path[256], text[32];
+    if (getuid() == 0 && access(PIDS_ROOT "/cgroup.procs", W_OK) == 0) {
+        cgroup_path(path, sizeof path, pid, NULL);
+        snprintf(text, sizeof text, "%d", (int)pid);
+        if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+            cgroup_path(path, sizeof path, pid, "cgroup.procs");
+            if (write_text(path, text) == 0) {
+                cgroup_path(path, sizeof path, pid, "pids.current");
+                long now = read_number(path);
+                snprintf(text, sizeof text, "%ld", now + extra);
+                cgroup_path(path, sizeof path, pid, "pids.max");
+                if (now > 0 && write_text(path, text) == 0) {
+                    *how = "a pids cgroup";
+                    return 0;
+                }
+            }
+        }
+    }
+    if (getuid() != 0) {
+        struct rlimit rl = { (rlim_t)(tasks_of_user() + extra), RLIM_INFINITY };
+        struct rlimit old;
+        if (prlimit(pid, RLIMIT_NPROC, NULL, &old) == 0 && (rl.rlim_max = old.rlim_max) &&
+            rl.rlim_cur <= old.rlim_max && prlimit(pid, RLIMIT_NPROC, &rl, NULL) == 0) {
+            *how = "RLIMIT_NPROC";
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void thread_limit_lift(pid_t pid)
+{
+    char path[256];
+    cgroup_path(path, sizeof path, pid, "pids.max");
+    if (write_text(path, "max") != 0 && getuid() != 0) {
+        struct rlimit rl;
+        if (prlimit(pid, RLIMIT_NPROC, NULL, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+            prlimit(pid, RLIMIT_NPROC, &rl, NULL);
+        }
+    }
+}
+
+static int cgroup_gone(void *arg)
+{
+    return rmdir(arg) == 0 || errno == ENOENT;
+}
+
+void thread_limit_remove(pid_t pid)
+{
+    char path[256];
+    cgroup_path(path, sizeof path, pid, NULL);
+    unit_eventually(cgroup_gone, path, 2000);
 }

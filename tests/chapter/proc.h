@@ -93,6 +93,18 @@ long proc_cpu_ms(pid_t pid);
  * go, where census_settle's growing waits would blur the answer. */
 int threads_reach(pid_t pid, int want, int64_t deadline, int64_t *at);
 
+/* Limits process pid to its threads now plus extra: a pids cgroup of its own
+ * when this runs as root and cgroup v1's pids controller is mounted, else
+ * RLIMIT_NPROC (for a user other than root; it counts every task of the
+ * user). Returns 0 and says which in how, or -1 if neither can be had. */
+int thread_limit(pid_t pid, int extra, const char **how);
+
+/* Lifts the limit again (the process may go on running). */
+void thread_limit_lift(pid_t pid);
+
+/* Removes the cgroup, once pid has exited. */
+void thread_limit_remove(pid_t pid);
+
 /* A patient client's view of one GET: status (0 if no complete reply), the
  * body, and when the reply ended, in ms after the request was sent. */
 struct reply {

@@ -559,6 +559,40 @@ START_TEST(shutdown_answers_every_request_in_flight)
 }
 END_TEST
 
+/* ---- out of threads ---- */
+
+/* With room for the handler's thread and no more, every chapter's request
+ * is answered 503 (its worker cannot start), whatever the handler makes of
+ * the error; with the limit lifted, the server serves again. */
+START_TEST(no_thread_for_the_work_is_503)
+{
+    const char *path = env_text("CHAPTER_SERVER");
+    time_scale_set(0.01);
+    struct server s;
+    server_start(&s, path, 0.01, NULL, NULL);
+    const char *how;
+    if (thread_limit(s.pid, 1, &how) != 0) {
+        fprintf(stderr, "skipped: no pids cgroup (as root) and no RLIMIT_NPROC (as a user) here\n");
+        server_stop_cleanly(&s);
+        return;
+    }
+    struct reply r;
+    int got = http_get(s.port, "/test", 5000, &r);
+    thread_limit_lift(s.pid);
+    server_assert(got == 0 && r.status == 503,
+                  "with room for the handler's thread only (%s), GET /test got %d %s; "
+                  "expected 503", how, r.status, shown(r.body));
+    struct expect e[MAX_EXPECT];
+    expectations(env_text("CHAPTER"), judged_as_fixed(), e);
+    got = http_get(s.port, "/test", 5000, &r);
+    server_assert(got == 0 && r.status == e[0].status,
+                  "with the limit lifted, GET /test got %d %s; expected %d", r.status,
+                  shown(r.body), e[0].status);
+    server_stop_cleanly(&s);
+    thread_limit_remove(s.pid);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("chapter");
@@ -567,5 +601,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, behaves_as_the_story_says, 60);
     UNIT_ADD_TIMEOUT(s, obeys_a_hang_up_at_once, 30);
     UNIT_ADD_TIMEOUT(s, shutdown_answers_every_request_in_flight, 60);
+    UNIT_ADD_TIMEOUT(s, no_thread_for_the_work_is_503, 30);
     return unit_run(s);
 }
