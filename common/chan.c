@@ -57,6 +57,8 @@ struct chan {
     int64_t wake_at;
     void (*wake)(void *arg);
     void *wake_arg;
+    void (*on_free)(void *arg);
+    void *on_free_arg;
     char *buf;
 };
 
@@ -212,6 +214,8 @@ void chan_release(chan_t *ch)
         return;
     pthread_mutex_destroy(&ch->mu);
     free(ch->buf);
+    if (ch->on_free)
+        ch->on_free(ch->on_free_arg);
     free(ch);
 }
 
@@ -563,6 +567,12 @@ void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
     ch->wake = wake;
     ch->wake_arg = arg;
     pthread_mutex_unlock(&ch->mu);
+}
+
+void chan_set_free(chan_t *ch, void (*on_free)(void *arg), void *arg)
+{
+    ch->on_free = on_free;
+    ch->on_free_arg = arg;
 }
 
 void chan_mark_done(chan_t *ch)

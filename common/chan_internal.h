@@ -12,6 +12,10 @@
  * uses this for its deadline (wake expires the context). */
 void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg);
 
+/* Calls on_free(arg) when ch is freed. Set before ch is shared: a context's
+ * memory lives as long as its done channel, whose wake may still expire it. */
+void chan_set_free(chan_t *ch, void (*on_free)(void *arg), void *arg);
+
 /* Marks ch as a context's done channel, which the census never calls
  * abandoned: whoever holds the context may still cancel it. */
 void chan_mark_done(chan_t *ch);

@@ -27,7 +27,7 @@
 struct ctx {
     pthread_mutex_t mu;
     atomic_int refs;
-    ctx_t *parent;              /* NULL under background; fixed at birth */
+    ctx_t *parent;              /* NULL under background; guarded by mu */
     ctx_t *children;            /* not cancelled yet; guarded by mu */
     ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
     bool in_parent;             /* guarded by parent->mu */
@@ -99,6 +99,7 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
     }
     chan_close(ctx->done);
     fd_fire(ctx->fd);
+    ctx_t *parent = from_parent ? NULL : ctx_ref(ctx->parent);
     pthread_mutex_unlock(&ctx->mu);
 
     ctx_t *next;
@@ -108,10 +109,11 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
         cancel(child, err, cause, true);
         ctx_release(child);
     }
-    if (!from_parent && ctx->parent) {
-        pthread_mutex_lock(&ctx->parent->mu);
-        unlink_child(ctx->parent, ctx);
-        pthread_mutex_unlock(&ctx->parent->mu);
+    if (parent) {
+        pthread_mutex_lock(&parent->mu);
+        unlink_child(parent, ctx);
+        pthread_mutex_unlock(&parent->mu);
+        ctx_release(parent);
     }
 }
 
@@ -125,6 +127,16 @@ static void expire_if_due(ctx_t *ctx)
 {
     if (ctx->deadline >= 0 && now_ms() >= ctx->deadline)
         expire(ctx);
+}
+
+/* The memory goes with the done channel: a thread that still holds the
+ * channel when the context's last reference is dropped may yet run its
+ * deadline's wake, which closes it, as Go's timer would. */
+static void free_memory(void *arg)
+{
+    ctx_t *ctx = arg;
+    pthread_mutex_destroy(&ctx->mu);
+    free(ctx);
 }
 
 ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
@@ -142,6 +154,7 @@ ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
     atomic_init(&ctx->refs, 1);
     ctx->fd = -1;
     chan_mark_done(ctx->done);
+    chan_set_free(ctx->done, free_memory, ctx);
     ctx->deadline = deadline;
     if (parent->deadline >= 0 && (deadline < 0 || parent->deadline < deadline))
         ctx->deadline = parent->deadline;
@@ -201,17 +214,23 @@ void ctx_release(ctx_t *ctx)
     if (!ctx || is_background(ctx) ||
         atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (ctx->parent) {
-        pthread_mutex_lock(&ctx->parent->mu);
-        unlink_child(ctx->parent, ctx);
-        pthread_mutex_unlock(&ctx->parent->mu);
-        ctx_release(ctx->parent);
+    /* A cancel running now (from the deadline's wake) sees no parent and no
+     * descriptor once these are taken. */
+    pthread_mutex_lock(&ctx->mu);
+    ctx_t *parent = ctx->parent;
+    int fd = ctx->fd;
+    ctx->parent = NULL;
+    ctx->fd = -1;
+    pthread_mutex_unlock(&ctx->mu);
+    if (parent) {
+        pthread_mutex_lock(&parent->mu);
+        unlink_child(parent, ctx);
+        pthread_mutex_unlock(&parent->mu);
+        ctx_release(parent);
     }
-    if (ctx->fd >= 0)
-        close(ctx->fd);
-    chan_release(ctx->done);
-    pthread_mutex_destroy(&ctx->mu);
-    free(ctx);
+    if (fd >= 0)
+        close(fd);
+    chan_release(ctx->done); /* the last reference frees ctx too */
 }
 
 chan_t *ctx_done(ctx_t *ctx)

@@ -70,7 +70,11 @@ void ctx_release(ctx_t *ctx);
 
 /* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for
  * ctx_background(), as Go's Background().Done() is nil: a case on it is never
- * chosen. Borrowed: valid while the caller holds its reference to ctx. */
+ * chosen. Borrowed: valid while the caller holds its reference to ctx. A
+ * thread that takes its own with chan_ref may keep it after ctx's last
+ * reference is gone: it still closes at the deadline, as in Go; but, unlike
+ * Go, no longer when the parent is cancelled (the freed ctx has left the
+ * tree). */
 chan_t *ctx_done(ctx_t *ctx);
 
 /* ctx.Err(): 0 while ctx is not done; then ECANCELED (context.Canceled) or

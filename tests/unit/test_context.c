@@ -431,6 +431,34 @@ START_TEST(a_nil_parent_panics)
 }
 END_TEST
 
+/* A done channel kept past its context's last reference still closes at
+ * the deadline, as Go's does (its timer holds the context); here the
+ * context's memory lives on with the channel, so the wake that closes it
+ * touches nothing freed (ASan would say). */
+static void wait_for_done(ctx_t *ctx, int id, chan_t *done)
+{
+    (void)ctx;
+    (void)id;
+    chan_recv(done, NULL);
+}
+
+START_TEST(a_done_channel_outliving_its_context_closes_at_the_deadline)
+{
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), 30);
+    chan_t *done = chan_ref(ctx_done(ctx));
+    ctx_release(ctx); /* no cancel */
+    int64_t start = now_ms();
+    ck_assert(!chan_recv(done, NULL));
+    ck_assert_int_ge(now_ms() - start, 20);
+    chan_release(done);
+
+    ctx = ctx_with_timeout(ctx_background(), 30);
+    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, 0, ctx_done(ctx)), 0);
+    ctx_release(ctx);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("context");
@@ -455,5 +483,6 @@ int main(void)
     UNIT_ADD(s, a_cancel_after_a_passed_deadline_leaves_deadline_exceeded);
     UNIT_ADD(s, a_chain_200_deep_is_cancelled_from_its_root);
     UNIT_ADD(s, a_nil_parent_panics);
+    UNIT_ADD(s, a_done_channel_outliving_its_context_closes_at_the_deadline);
     return unit_run(s);
 }
