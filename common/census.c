@@ -32,6 +32,8 @@ struct record {
     int64_t since, deadline;
     const struct chan_case *cases;
     int n;
+    const char *created_func, *created_file; /* where go() was called: fixed at birth */
+    int created_line;
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -168,7 +170,8 @@ int go_start_failures(void)
     return failed_starts;
 }
 
-int go(const char *name, void (*fn)(void *arg), void *arg)
+int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
+          const char *file, int line)
 {
     pthread_once(&registry_once, registry_init);
     struct record *rec = calloc(1, sizeof *rec);
@@ -182,6 +185,9 @@ int go(const char *name, void (*fn)(void *arg), void *arg)
     pthread_mutex_init(&rec->mu, NULL);
     snprintf(rec->name, sizeof rec->name, "%s", name ? name : "go");
     rec->state = CENSUS_RUNNING;
+    rec->created_func = func;
+    rec->created_file = file;
+    rec->created_line = line;
     *st = (struct start){ rec, fn, arg };
 
     pthread_mutex_lock(&registry_mu);
@@ -217,14 +223,16 @@ int go_running(void)
     pthread_mutex_lock(&registry_mu);
     int n = running;
     pthread_mutex_unlock(&registry_mu);
+    census_unblock();
     return n;
 }
 
-int go_wait_all(int64_t deadline)
+int go_wait_all_at(int64_t deadline, const char *file, int line)
 {
     pthread_once(&registry_once, registry_init);
     struct timespec ts;
     deadline_to_timespec(deadline, &ts);
+    census_block(CENSUS_WAIT_ALL, file, line, NULL, 0, deadline);
     pthread_mutex_lock(&registry_mu);
     while (running > 0) {
         int rc = deadline < 0 ? pthread_cond_wait(&registry_cond, &registry_mu)
@@ -234,6 +242,7 @@ int go_wait_all(int64_t deadline)
     }
     int n = running;
     pthread_mutex_unlock(&registry_mu);
+    census_unblock();
     return n;
 }
 
@@ -277,6 +286,8 @@ struct row {
     enum census_state state;
     const char *file;
     int line;
+    const char *created_func, *created_file;
+    int created_line;
     bool leaked;
     int64_t min_ms, max_ms;
     int count;
@@ -285,8 +296,9 @@ struct row {
 
 static const char *state_name(enum census_state s)
 {
-    static const char *names[] = { "running", "chan_send", "chan_recv",
-                                   "select",  "sleep",     "io" };
+    static const char *names[] = { "running", "chan_send",  "chan_recv", "select",
+                                   "sleep",   "io",         "group_wait", "group_go",
+                                   "wait_all" };
     return names[s];
 }
 
@@ -328,7 +340,12 @@ static int same_group(const struct row *a, const struct row *b)
     c = strcmp(a->file ? a->file : "", b->file ? b->file : "");
     if (c)
         return c;
-    return a->line - b->line;
+    if (a->line != b->line)
+        return a->line - b->line;
+    c = strcmp(a->created_file ? a->created_file : "", b->created_file ? b->created_file : "");
+    if (c)
+        return c;
+    return a->created_line - b->created_line;
 }
 
 static int by_group(const void *a, const void *b)
@@ -358,6 +375,9 @@ static int snapshot(struct row **out)
         w->state = r->state;
         w->file = r->file ? short_path(r->file) : NULL;
         w->line = r->line;
+        w->created_func = r->created_func;
+        w->created_file = r->created_file ? short_path(r->created_file) : NULL;
+        w->created_line = r->created_line;
         w->tid = r->tid;
         w->leaked = is_leaked(r);
         w->min_ms = w->max_ms = r->state == CENSUS_RUNNING ? 0 : now - r->since;
@@ -458,6 +478,9 @@ void census_dump(FILE *out)
         if (r->leaked)
             fprintf(out, ", leaked");
         fputc('\n', out);
+        if (r->created_file)
+            fprintf(out, "%6s created by %s at %s:%d\n", "", r->created_func, r->created_file,
+                    r->created_line);
     }
     free(rows);
 }

@@ -50,6 +50,9 @@ enum census_state {
     CENSUS_SELECT,
     CENSUS_SLEEP,
     CENSUS_IO,
+    CENSUS_GROUP_WAIT, /* in group_wait */
+    CENSUS_GROUP_GO,   /* in group_go, waiting for room under the limit */
+    CENSUS_WAIT_ALL,   /* in go_wait_all */
 };
 
 /* For the blocking primitives in common/ only: the calling thread blocks in

@@ -36,6 +36,7 @@ struct sudog {
     struct waiter *w;
     struct chan_case *c;
     int index;
+    bool counts; /* the thread's first case on this channel: counted in blocked */
     struct sudog *prev, *next;
 };
 
@@ -53,7 +54,7 @@ struct chan {
     bool is_done;
     struct queue sendq, recvq;
     atomic_int refs;
-    int blocked; /* entries in sendq and recvq, for the census */
+    int blocked; /* threads with a case in sendq or recvq, for the census */
     int64_t wake_at;
     void (*wake)(void *arg);
     void *wake_arg;
@@ -71,7 +72,8 @@ static void enqueue(chan_t *ch, struct queue *q, struct sudog *s)
     else
         q->head = s;
     q->tail = s;
-    ch->blocked++;
+    if (s->counts)
+        ch->blocked++;
 }
 
 static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
@@ -85,7 +87,8 @@ static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
     else
         q->tail = s->prev;
     s->prev = s->next = NULL;
-    ch->blocked--;
+    if (s->counts)
+        ch->blocked--;
 }
 
 /* Takes the first queued case whose thread is still waiting and claims that
@@ -443,9 +446,11 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
         int i = sc->order[k];
         chan_t *ch = cases[i].ch;
         struct sudog *s = &sc->sudogs[i];
-        *s = (struct sudog){ .w = &w, .c = &cases[i], .index = i };
+        *s = (struct sudog){ .w = &w, .c = &cases[i], .index = i, .counts = true };
         if (!ch)
             continue;
+        for (int j = 0; j < k && s->counts; j++)
+            s->counts = cases[sc->order[j]].ch != ch;
         enqueue(ch, cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq, s);
         if (ch->wake_at >= 0 && (wake < 0 || ch->wake_at < wake))
             wake = ch->wake_at;

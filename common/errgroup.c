@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "census.h"
 #include "go.h"
 
 struct group {
@@ -59,8 +60,14 @@ static void run(void *arg)
     finish(t.g, t.fn(t.g->ctx, t.arg));
 }
 
+/* Where group_go was called, for the census's "created by". */
+struct site {
+    const char *func, *file;
+    int line;
+};
+
 /* Starts fn on a thread; active has already been counted for it. */
-static void start(group_t *g, const char *name, group_fn fn, void *arg)
+static void start(group_t *g, const char *name, group_fn fn, void *arg, struct site at)
 {
     struct task *t = malloc(sizeof *t);
     if (!t) {
@@ -68,24 +75,30 @@ static void start(group_t *g, const char *name, group_fn fn, void *arg)
         return;
     }
     *t = (struct task){ g, fn, arg };
-    int rc = go(name, run, t);
+    int rc = go_at(name, run, t, at.func, at.file, at.line);
     if (rc != 0) {
         free(t);
         finish(g, rc);
     }
 }
 
-void group_go(group_t *g, const char *name, group_fn fn, void *arg)
+void group_go_at(group_t *g, const char *name, group_fn fn, void *arg, const char *func,
+                 const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
-    while (g->limit >= 0 && g->active >= g->limit)
-        pthread_cond_wait(&g->changed, &g->mu);
+    if (g->limit >= 0 && g->active >= g->limit) {
+        census_block(CENSUS_GROUP_GO, file, line, NULL, 0, -1);
+        while (g->limit >= 0 && g->active >= g->limit)
+            pthread_cond_wait(&g->changed, &g->mu);
+        census_unblock();
+    }
     g->active++;
     pthread_mutex_unlock(&g->mu);
-    start(g, name, fn, arg);
+    start(g, name, fn, arg, (struct site){ func, file, line });
 }
 
-bool group_try_go(group_t *g, const char *name, group_fn fn, void *arg)
+bool group_try_go_at(group_t *g, const char *name, group_fn fn, void *arg, const char *func,
+                     const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
     bool room = g->limit < 0 || g->active < g->limit;
@@ -93,7 +106,7 @@ bool group_try_go(group_t *g, const char *name, group_fn fn, void *arg)
         g->active++;
     pthread_mutex_unlock(&g->mu);
     if (room)
-        start(g, name, fn, arg);
+        start(g, name, fn, arg, (struct site){ func, file, line });
     return room;
 }
 
@@ -113,11 +126,15 @@ int group_set_limit(group_t *g, int n)
     return 0;
 }
 
-int group_wait(group_t *g)
+int group_wait_at(group_t *g, const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
-    while (g->active > 0)
-        pthread_cond_wait(&g->changed, &g->mu);
+    if (g->active > 0) {
+        census_block(CENSUS_GROUP_WAIT, file, line, NULL, 0, -1);
+        while (g->active > 0)
+            pthread_cond_wait(&g->changed, &g->mu);
+        census_unblock();
+    }
     int err = g->err;
     pthread_mutex_unlock(&g->mu);
     ctx_cancel_cause(g->ctx, err);

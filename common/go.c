@@ -25,14 +25,14 @@ static void run_closure(void *arg)
     closure_free(c);
 }
 
-int go_with(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx, int id,
-            chan_t *ch)
+int go_with_at(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx,
+               int id, chan_t *ch, const char *func, const char *file, int line)
 {
     struct closure *c = malloc(sizeof *c);
     if (!c)
         return ENOMEM;
     *c = (struct closure){ fn, ctx_ref(ctx), id, chan_ref(ch) };
-    int err = go(name, run_closure, c);
+    int err = go_at(name, run_closure, c, func, file, line);
     if (err)
         closure_free(c);
     return err;

@@ -15,8 +15,11 @@
 
 /* Returns 0 once the thread is started, or the error pthread_create gave
  * (EAGAIN when the system is out of threads); then fn never runs and arg is
- * still the caller's to free. */
-int go(const char *name, void (*fn)(void *arg), void *arg);
+ * still the caller's to free. A macro so that the census can say, as pprof's
+ * "created by" does, which function started the thread, at which file:line. */
+#define go(name, fn, arg) go_at((name), (fn), (arg), __func__, __FILE__, __LINE__)
+int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
+          const char *file, int line);
 
 /* go func() { fn(ctx, id, ch) }(): the C shape of a Go closure that captured
  * a context and a channel. Starts fn(ctx, id, ch) on a new thread named name;
@@ -24,8 +27,10 @@ int go(const char *name, void (*fn)(void *arg), void *arg);
  * while fn runs and drops them when fn returns, so it may safely outlive its
  * caller. Returns 0, or an errno value (then fn never runs and nothing was
  * taken). */
-int go_with(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx, int id,
-            chan_t *ch);
+#define go_with(name, fn, ctx, id, ch) \
+    go_with_at((name), (fn), (ctx), (id), (ch), __func__, __FILE__, __LINE__)
+int go_with_at(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx_t *ctx,
+               int id, chan_t *ch, const char *func, const char *file, int line);
 
 /* How many calls to go (and go_with) on the calling thread have failed to
  * start a thread, so far: the server answers 503 for a request whose
@@ -37,7 +42,9 @@ int go_running(void);
 
 /* Waits until no thread started with go is running fn, or the deadline
  * (clock.h) passes. Returns how many are still running. For shutdown: the
- * threads must first be told to stop (cancel their contexts). */
-int go_wait_all(int64_t deadline);
+ * threads must first be told to stop (cancel their contexts). The census
+ * shows a waiting thread in "wait_all". */
+#define go_wait_all(deadline) go_wait_all_at((deadline), __FILE__, __LINE__)
+int go_wait_all_at(int64_t deadline, const char *file, int line);
 
 #endif

@@ -10,6 +10,7 @@
 #include "chan.h"
 #include "clock.h"
 #include "context.h"
+#include "errgroup.h"
 #include "go.h"
 #include "unit.h"
 
@@ -185,6 +186,105 @@ START_TEST(go_wait_all_waits_for_every_go_thread)
 }
 END_TEST
 
+/* The census counts threads, not queue entries: a select with two cases on
+ * one channel is one waiter, and while someone else holds the channel it
+ * can still be woken. */
+static void select_twice_on_one(void *arg)
+{
+    chan_t *ch = arg;
+    struct chan_case cases[] = { chan_recv_case(ch, NULL), chan_recv_case(ch, NULL) };
+    chan_select(cases, 2, -1);
+    chan_release(ch);
+}
+
+START_TEST(a_select_with_two_cases_on_one_channel_is_one_waiter)
+{
+    chan_t *ch = chan_make(sizeof(int), 0);
+    ck_assert_int_eq(go("twice", select_twice_on_one, chan_ref(ch)), 0);
+    ck_assert(unit_blocked(1, "twice", "select"));
+    ck_assert_int_eq(unit_census_count("twice", "select", true), 0);
+    int v = 1;
+    chan_send(ch, &v);
+    chan_release(ch);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+}
+END_TEST
+
+static char *dump_text(void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    census_dump(f);
+    fclose(f);
+    return text;
+}
+
+static int hold(ctx_t *ctx, void *arg)
+{
+    (void)arg;
+    chan_recv(ctx_done(ctx), NULL);
+    return 0;
+}
+
+struct waits {
+    group_t *g;
+    chan_t *started;
+};
+
+/* Blocks in group_go at the limit, then in group_wait. */
+static void group_user(void *arg)
+{
+    struct waits *w = arg;
+    group_go(w->g, "held", hold, NULL);
+    group_go(w->g, "held", hold, NULL); /* at the limit: waits */
+    group_wait(w->g);
+}
+
+static void all_waiter(void *arg)
+{
+    (void)arg;
+    go_wait_all(deadline_after(1000));
+}
+
+/* Every blocking wait in common/ shows in the dump with its file:line, and
+ * each group says which function started its threads, and where. */
+START_TEST(group_waits_and_wait_all_show_where_they_wait_and_who_started_them)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background()), *ctx;
+    struct waits w = { .g = group_with_context(parent, &ctx) };
+    group_set_limit(w.g, 1);
+    ck_assert_int_eq(go("grouper", group_user, &w), 0);
+    ck_assert(unit_blocked(1, "grouper", "group_go"));
+    ck_assert_int_eq(go("waiter-all", all_waiter, NULL), 0);
+    ck_assert(unit_blocked(1, "waiter-all", "wait_all"));
+    char *text = dump_text();
+    ck_assert_msg(strstr(text, "grouper         group_go  at unit/test_census.c:"), "%s", text);
+    ck_assert_msg(strstr(text, "waiter-all      wait_all  at unit/test_census.c:"), "%s", text);
+    ck_assert_msg(strstr(text, "       created by group_user at unit/test_census.c:"), "%s", text);
+    ck_assert_msg(strstr(text, "created by group_waits_and_wait_all_show_where_they_wait_and_"),
+                  "%s", text);
+    free(text);
+    ctx_cancel(parent); /* the held function returns; the second starts, returns */
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    group_free(w.g);
+    ctx_release(parent);
+
+    /* And a thread in group_wait. */
+    parent = ctx_with_cancel(ctx_background());
+    w.g = group_with_context(parent, &ctx);
+    ck_assert_int_eq(go("grouper", group_user, &w), 0);
+    ck_assert(unit_blocked(1, "grouper", "group_wait"));
+    text = dump_text();
+    ck_assert_msg(strstr(text, "grouper         group_wait at unit/test_census.c:"), "%s", text);
+    free(text);
+    ctx_cancel(parent);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    group_free(w.g);
+    ctx_release(parent);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("census");
@@ -196,5 +296,7 @@ int main(void)
     UNIT_ADD(s, a_sender_on_a_channel_its_creator_released_is_leaked);
     UNIT_ADD(s, waiting_on_a_context_or_a_timer_is_never_leaked);
     UNIT_ADD(s, go_wait_all_waits_for_every_go_thread);
+    UNIT_ADD(s, a_select_with_two_cases_on_one_channel_is_one_waiter);
+    UNIT_ADD(s, group_waits_and_wait_all_show_where_they_wait_and_who_started_them);
     return unit_run(s);
 }
