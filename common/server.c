@@ -52,6 +52,7 @@ enum {
     BACKLOG = 1024,
     SHUTDOWN_MS = 900, /* SIGINT to exit, everything included */
     GRACE_MS = 700,    /* SIGINT to the last reply written */
+    STALL_MS = 50,     /* then no thread ending for this long: the rest are stuck */
 };
 
 struct server {
@@ -489,7 +490,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  * and which requests were never answered or their replies never written. */
 static void report_leftovers(struct server *srv)
 {
-    int left = go_wait_all(srv->stopping ? srv->stop_deadline : deadline_after(0));
+    /* Cancelled threads end within milliseconds; a leaked one never does.
+     * Wait while they are still ending, not a moment longer. */
+    int64_t deadline = srv->stopping ? srv->stop_deadline : deadline_after(0);
+    int left = go_running(), before;
+    do {
+        before = left;
+        int64_t next = deadline_after(STALL_MS);
+        left = go_wait_all(next < deadline ? next : deadline);
+    } while (left > 0 && left < before && now_ms() < deadline);
     if (srv->jobs > 0 || srv->closing > 0)
         fprintf(stderr, "shutdown: %d requests unanswered and %d replies unwritten after %d ms\n",
                 srv->jobs, srv->closing, GRACE_MS);

@@ -474,3 +474,26 @@ void thread_limit_remove(pid_t pid)
     cgroup_path(path, sizeof path, pid, NULL);
     unit_eventually(cgroup_gone, path, 2000);
 }
+
+int threads_named(pid_t pid, const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        char comm_path[400], comm[32] = "";
+        snprintf(comm_path, sizeof comm_path, "%s/%s/comm", path, e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(comm_path, "r") : NULL;
+        if (f) {
+            if (fgets(comm, sizeof comm, f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        n += strcmp(comm, name) == 0;
+    }
+    if (dir)
+        closedir(dir);
+    return n;
+}

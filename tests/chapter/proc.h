@@ -93,6 +93,9 @@ long proc_cpu_ms(pid_t pid);
  * go, where census_settle's growing waits would blur the answer. */
 int threads_reach(pid_t pid, int want, int64_t deadline, int64_t *at);
 
+/* How many of pid's threads carry name in the kernel (/proc/PID/task/N/comm). */
+int threads_named(pid_t pid, const char *name);
+
 /* Limits process pid to its threads now plus extra: a pids cgroup of its own
  * when this runs as root and cgroup v1's pids controller is mounted, else
  * RLIMIT_NPROC (for a user other than root; it counts every task of the
