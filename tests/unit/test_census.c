@@ -163,12 +163,12 @@ START_TEST(waiting_on_a_context_or_a_timer_is_never_leaked)
     ctx_release(ctx);
 
     /* The waiter holds the only reference, but the timer will fire. */
-    chan_t *timer = time_after(200);
+    chan_t *timer = time_after(1000);
     ck_assert_int_eq(go("timer-waiter", send_one_back, chan_ref(timer)), 0);
     chan_release(timer);
     ck_assert(unit_blocked(1, "timer-waiter", "chan_recv"));
     ck_assert_int_eq(unit_census_count("timer-waiter", "chan_recv", true), 0);
-    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(5000)), 0);
 }
 END_TEST
 

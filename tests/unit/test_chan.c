@@ -267,8 +267,11 @@ static int timer_has_value(void *arg)
 
 START_TEST(timer_channel_holds_its_value_once_due)
 {
+    int64_t due = now_ms() + 10;
     chan_t *t = time_after(10);
-    ck_assert_int_eq(chan_len(t), 0);
+    int early = chan_len(t);
+    if (now_ms() < due) /* a look after the time says nothing */
+        ck_assert_int_eq(early, 0);
     ck_assert(unit_eventually(timer_has_value, t, 2000));
     int64_t fired;
     ck_assert(chan_recv(t, &fired));

@@ -249,7 +249,11 @@ START_TEST(fd_becomes_readable_at_the_deadline)
 {
     int64_t start = now_ms();
     ctx_t *ctx = ctx_with_timeout(ctx_background(), 30);
-    ck_assert(!fd_readable(ctx_fd(ctx), 0));
+    bool early = fd_readable(ctx_fd(ctx), 0);
+    /* Only a look taken before the deadline says anything (a busy machine
+     * may have let it pass already). */
+    if (now_ms() < ctx_deadline(ctx))
+        ck_assert(!early);
     ck_assert(fd_readable(ctx_fd(ctx), 2000));
     ck_assert_int_ge(now_ms(), start + 30);
     ck_assert_int_eq(ctx_err(ctx), ETIMEDOUT);

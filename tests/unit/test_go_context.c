@@ -236,6 +236,7 @@ static void test_layers(unsigned seed, bool test_timeout)
     ctx_t *layers[MAX_LAYERS];
     int n = 0, timers = 0, cancels = 0;
     ctx_t *ctx = ctx_background();
+    int64_t start = now_ms();
     srand(seed);
     while (n < MAX_LAYERS && (n < MIN_LAYERS || timers == 0 || cancels == 0)) {
         if (rand() % 2) {
@@ -247,7 +248,9 @@ static void test_layers(unsigned seed, bool test_timeout)
         }
         layers[n++] = ctx;
     }
-    ck_assert_msg(!done_now(ctx), "seed=%u: ctx should not be canceled yet", seed);
+    bool early = done_now(ctx);
+    if (now_ms() < start + TIMEOUT) /* a busy machine may have let 200 ms pass */
+        ck_assert_msg(!early, "seed=%u: ctx should not be canceled yet", seed);
     if (test_timeout) {
         struct chan_case k = chan_recv_case(ctx_done(ctx), NULL);
         ck_assert_msg(chan_select(&k, 1, deadline_after(TIMEOUT + 1000)) == 0,
