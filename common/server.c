@@ -35,9 +35,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <event2/util.h>
 
 #include "census.h"
 #include "clock.h"
@@ -145,6 +147,7 @@ static const char *reason(int status)
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return "Status";
     }
 }
@@ -357,10 +360,69 @@ static void on_threads(struct evhttp_request *req, void *arg)
     free(text);
 }
 
-static void on_other(struct evhttp_request *req, void *arg)
+/* ---- what Go's net/http refuses ---- */
+
+/* Why Go's server would refuse req before any handler runs (with *status),
+ * or NULL. evhttp is more lenient: it serves a negative version, echoes it,
+ * and takes a target with a space or without its leading slash. (Versions
+ * too big for evhttp's char, such as HTTP/1.1000000000000, wrap before we
+ * see them: that one is still served, as HTTP/1.0.) */
+static const char *refused(struct evhttp_request *req, int *status)
+{
+    *status = 400;
+    if (req->major < 0 || req->minor < 0)
+        return "malformed HTTP version";
+    if (req->major != 1) {
+        *status = 505;
+        return "unsupported protocol version";
+    }
+    const char *target = evhttp_request_get_uri(req);
+    if (strchr(target, ' '))
+        return "malformed request line: a space in the target";
+    if (target[0] != '/' && strncmp(target, "http://", 7) && strncmp(target, "https://", 8))
+        return "malformed request URI";
+    const char *length = NULL;
+    struct evkeyval *h;
+    for (h = evhttp_request_get_input_headers(req)->tqh_first; h; h = h->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(h->key, "Content-Length") != 0)
+            continue;
+        if (length && strcmp(length, h->value) != 0)
+            return "message cannot contain multiple Content-Length headers";
+        length = h->value;
+    }
+    return NULL;
+}
+
+/* Whether the decoded path of req is exactly path ("/test%00" is not
+ * "/test", as in Go's ServeMux). */
+static bool path_is(struct evhttp_request *req, const char *path)
+{
+    const char *raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    size_t len = 0;
+    char *decoded = raw ? evhttp_uridecode(raw, 0, &len) : NULL;
+    bool same = decoded && len == strlen(path) && memcmp(decoded, path, len) == 0;
+    free(decoded);
+    return same;
+}
+
+/* Every request comes here first: refuse what Go refuses, then route. */
+static void on_request(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
-    send_error(srv, req, 404, "not found: this server has /test and /debug/threads");
+    int status;
+    const char *why = refused(req, &status);
+    if (why) {
+        req->major = 1; /* never echo a version we refused */
+        req->minor = 1;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        send_error(srv, req, status, why);
+    } else if (path_is(req, "/test")) {
+        on_test(req, srv);
+    } else if (path_is(req, "/debug/threads")) {
+        on_threads(req, srv);
+    } else {
+        send_error(srv, req, 404, "not found: this server has /test and /debug/threads");
+    }
 }
 
 /* ---- the stalled database, on the loop thread ---- */
@@ -688,9 +750,7 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evhttp_set_max_headers_size(srv.http, MAX_HEADERS);
     evhttp_set_max_body_size(srv.http, MAX_BODY);
     evhttp_set_timeout(srv.http, IDLE_TIMEOUT_S);
-    evhttp_set_cb(srv.http, "/test", on_test, &srv);
-    evhttp_set_cb(srv.http, "/debug/threads", on_threads, &srv);
-    evhttp_set_gencb(srv.http, on_other, &srv);
+    evhttp_set_gencb(srv.http, on_request, &srv);
     if (!(srv.backoff = evtimer_new(srv.base, on_backoff_over, &srv)) ||
         !(srv.listener = listen_on(&srv, &o)))
         goto cleanup;

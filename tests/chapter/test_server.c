@@ -59,6 +59,39 @@ START_TEST(a_malformed_request_line_gets_400)
 }
 END_TEST
 
+/* Requests Go's net/http refuses before any handler runs, refused here too
+ * with its status, and never echoed back in the status line. */
+START_TEST(requests_go_refuses_are_refused_with_its_status)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const struct {
+        const char *request;
+        int status;
+    } cases[] = {
+        { "GET /test HTTP/-1.0\r\n\r\n", 400 },
+        { "GET /test HTTP/0.9\r\n\r\n", 505 },
+        { "GET /test HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+          400 },
+        { "GET test HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "GET /te st HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "GET /debug/threads%00 HTTP/1.1\r\nHost: x\r\n\r\n", 404 },
+        { "GET /test%00 HTTP/1.1\r\nHost: x\r\n\r\n", 404 },
+        /* and what Go serves, served */
+        { "GET /t%65st HTTP/1.0\r\n\r\n", 200 },
+        { "GET http://x/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *r = exchange(&s, cases[i].request);
+        ck_assert_msg(status_of(r) == cases[i].status, "%s: got %s", cases[i].request, r);
+        ck_assert_msg(strncmp(r, "HTTP/1.", 7) == 0 && (r[7] == '0' || r[7] == '1') && r[8] == ' ',
+                      "%s: status line %s", cases[i].request, r);
+    }
+    assert_still_serving(&s);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 START_TEST(a_100_kb_header_gets_400)
 {
     struct server s;
@@ -388,6 +421,7 @@ int main(void)
 {
     Suite *s = suite_create("server");
     UNIT_ADD_TIMEOUT(s, a_malformed_request_line_gets_400, 20);
+    UNIT_ADD_TIMEOUT(s, requests_go_refuses_are_refused_with_its_status, 20);
     UNIT_ADD_TIMEOUT(s, a_100_kb_header_gets_400, 20);
     UNIT_ADD_TIMEOUT(s, a_client_that_hangs_up_mid_request_is_harmless, 20);
     UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
