@@ -27,7 +27,8 @@
  * - On SIGINT or SIGTERM, as Go's Server.Shutdown: the server stops accepting,
  *   cancels every request context, and goes on serving until every handler
  *   has returned and every reply has been written (each with "Connection:
- *   close"), for at most 0.7 s. It then waits for the rest of a second for
+ *   close"), for at most 0.7 s (4 times that in a sanitizer build). It then
+ *   waits for the rest of a second for
  *   the threads the requests started, says on stderr how many requests were
  *   left unanswered or unwritten and which threads, if any, were left, and
  *   exits 0.
