@@ -336,6 +336,23 @@ int threads_reach(pid_t pid, int want, int64_t deadline, int64_t *at)
     }
 }
 
+size_t read_until(int fd, char *text, size_t size, size_t got, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = read(fd, text + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == size - 1)
+            break;
+    }
+    text[got] = '\0';
+    return got;
+}
+
 int http_get(int port, const char *path, int64_t timeout_ms, struct reply *r)
 {
     memset(r, 0, sizeof *r);
@@ -345,22 +362,9 @@ int http_get(int port, const char *path, int64_t timeout_ms, struct reply *r)
     int fd = raw_send(port, request);
     if (fd < 0)
         return -1;
-    int64_t deadline = r->sent_at + timeout_ms;
-    size_t got = 0;
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        struct pollfd p = { fd, POLLIN, 0 };
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        ssize_t n = read(fd, text + got, sizeof text - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (got += (size_t)n) == sizeof text - 1)
-            break;
-    }
+    read_until(fd, text, sizeof text, 0, r->sent_at + timeout_ms);
     r->ms = now_ms() - r->sent_at;
     close(fd);
-    text[got] = '\0';
     char *body = strstr(text, "\r\n\r\n");
     if (strncmp(text, "HTTP/1.", 7) != 0 || !body)
         return -1;

@@ -108,6 +108,11 @@ void thread_limit_lift(pid_t pid);
 /* Removes the cgroup, once pid has exited. */
 void thread_limit_remove(pid_t pid);
 
+/* Reads from fd into text after the got bytes already there, until the
+ * server closes it, the deadline passes or text is full; returns the length
+ * (text is terminated). */
+size_t read_until(int fd, char *text, size_t size, size_t got, int64_t deadline);
+
 /* A patient client's view of one GET: status (0 if no complete reply), the
  * body, and when the reply ended, in ms after the request was sent. */
 struct reply {

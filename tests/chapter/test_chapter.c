@@ -289,24 +289,6 @@ static void db_stop(struct answering_db *db)
     close(db->listener);
 }
 
-/* Reads from fd until the server closes it or the deadline; returns what came. */
-static size_t read_until(int fd, char *text, size_t size, size_t got, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        struct pollfd p = { fd, POLLIN, 0 };
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        ssize_t n = read(fd, text + got, size - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (got += (size_t)n) == size - 1)
-            break;
-    }
-    text[got] = '\0';
-    return got;
-}
-
 /* The "worker ...: N" lines the server printed after offset: how many times
  * each id 0 to 9 came, and the lines themselves. */
 static void worker_ids(struct server *s, long offset, int count[10], char *lines, size_t size)

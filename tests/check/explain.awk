@@ -33,6 +33,7 @@ function is_learners(where) {
 function say(text) {
     if (!(text in said)) {
         said[text] = 1
+        nsaid++
         print text
     }
 }
@@ -178,6 +179,6 @@ panic_text != "" && /^\tat / {
 }
 END {
     if (mode == "leak" && inleak) end_leak()
-    if (!("x" in said) && length(said) == 0 && unplaced_leak != "")
+    if (nsaid == 0 && unplaced_leak != "")
         say("never-released: something is never freed: the first allocation nobody frees is made by " unplaced_leak ". Does your code take a reference (ctx_ref, chan_ref) it never drops?")
 }
