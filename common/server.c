@@ -165,14 +165,142 @@ static void maybe_finish_shutdown(struct server *srv)
         event_base_loopbreak(srv->base);
 }
 
-/* A reply sent while stopping closes its connection once written (or once
- * writing failed): then it is no longer owed. */
+/* ---- connections, and the request line evhttp does not keep ---- */
+
+/* evhttp reads the version in "GET / HTTP/x.y" with sscanf into a char and
+ * keeps no copy: HTTP/1.1000000000000 wraps, HTTP/2.0 gets a bare 400. So
+ * each connection's input is watched as it arrives. Until evhttp has read a
+ * request, the line at the head of the input is that request's line; its
+ * version is judged there, as Go's net/http would judge it. */
+struct conn {
+    struct server *srv;
+    struct bufferevent *bev;
+    bool judged; /* the request line at the head of the input is judged */
+    int status;  /* Go's answer to its version: 0 (serve it), 400 or 505 */
+    bool owed;   /* a reply sent while stopping is not written yet */
+};
+
+static struct server *serving; /* for callbacks whose argument is evhttp's */
+static struct conn **conns;    /* by descriptor */
+static int nconns;
+
+static struct conn *conn_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    int fd = bev ? bufferevent_getfd(bev) : -1;
+    return fd >= 0 && fd < nconns && conns[fd] && conns[fd]->bev == bev ? conns[fd] : NULL;
+}
+
+/* What follows the second space of a request line, as Go's parser splits
+ * it, or NULL. */
+static char *version_in(char *line, size_t len)
+{
+    char *sp = memchr(line, ' ', len);
+    sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
+    return sp ? sp + 1 : NULL;
+}
+
+/* Go's ParseHTTPVersion and http1ServerSupportsRequest. */
+static int version_status(const char *v, size_t len)
+{
+    if (len != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+        v[7] < '0' || v[7] > '9')
+        return 400;
+    return v[5] == '1' ? 0 : 505;
+}
+
+static void judge_request_line(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t eol_len;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    char line[MAX_HEADERS];
+    if (c->judged || eol.pos < 0 || (size_t)eol.pos > sizeof line)
+        return; /* not all here yet, or too long: evhttp answers that itself */
+    size_t len = (size_t)eol.pos;
+    evbuffer_copyout(in, line, len);
+    char *v = version_in(line, len);
+    c->status = v ? version_status(v, (size_t)(line + len - v)) : 0;
+    c->judged = true;
+    if (c->status == 505 && v[5] > '1') {
+        /* evhttp refuses a major version above 1 with a bare 400 before any
+         * callback, where Go answers 505: let evhttp read the line as
+         * HTTP/1.1, and refused() answers for it. */
+        memcpy(v, "HTTP/1.1", 8);
+        evbuffer_drain(in, len);
+        evbuffer_prepend(in, line, len);
+    }
+}
+
+/* evhttp frees a connection here, whether it was closed or its reply
+ * written; a reply sent while stopping is then no longer owed. */
 static void on_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
-    struct server *srv = arg;
-    srv->closing--;
-    maybe_finish_shutdown(srv);
+    struct conn *c = arg;
+    struct server *srv = c->srv;
+    int fd = bufferevent_getfd(c->bev);
+    if (fd >= 0 && fd < nconns && conns[fd] == c)
+        conns[fd] = NULL;
+    bool owed = c->owed;
+    free(c);
+    if (owed) {
+        srv->closing--;
+        maybe_finish_shutdown(srv);
+    }
+}
+
+/* A connection's first bytes make its record: only then is it evhttp's,
+ * with the callbacks (and their argument) evhttp gave it. */
+static struct conn *conn_new(struct bufferevent *bev)
+{
+    int fd = bufferevent_getfd(bev);
+    void *evcon = NULL;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+    if (fd < 0 || !evcon)
+        return NULL;
+    if (fd >= nconns) {
+        int n = fd + 64;
+        struct conn **grown = realloc(conns, (size_t)n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + nconns, 0, (size_t)(n - nconns) * sizeof *grown);
+        conns = grown;
+        nconns = n;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->srv = serving;
+    c->bev = bev;
+    free(conns[fd]); /* a record whose connection evhttp freed without a word */
+    conns[fd] = c;
+    evhttp_connection_set_closecb(evcon, on_closed, c);
+    return c;
+}
+
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)in;
+    struct bufferevent *bev = arg;
+    if (info->n_added == 0)
+        return;
+    int fd = bufferevent_getfd(bev);
+    struct conn *c = fd >= 0 && fd < nconns && conns[fd] && conns[fd]->bev == bev
+                         ? conns[fd] : conn_new(bev);
+    if (c)
+        judge_request_line(c);
+}
+
+/* Each connection's buffer, as evhttp would make it, watched. */
+static struct bufferevent *on_connection(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    if (bev)
+        evbuffer_add_cb(bufferevent_get_input(bev), on_input, bev);
+    return bev;
 }
 
 static void send_text(struct server *srv, struct evhttp_request *req, int status,
@@ -183,11 +311,13 @@ static void send_text(struct server *srv, struct evhttp_request *req, int status
         evbuffer_add(body, text, len);
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
     evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (srv->stopping && evcon) {
+    struct conn *c = conn_of(req);
+    if (srv->stopping) {
         evhttp_add_header(headers, "Connection", "close");
-        evhttp_connection_set_closecb(evcon, on_closed, srv);
-        srv->closing++;
+        if (c && !c->owed) {
+            c->owed = true;
+            srv->closing++;
+        }
     }
     evhttp_send_reply(req, status, reason(status), body);
     if (body)
@@ -368,19 +498,21 @@ static void on_threads(struct evhttp_request *req, void *arg)
 /* ---- what Go's net/http refuses ---- */
 
 /* Why Go's server would refuse req before any handler runs (with *status),
- * or NULL. evhttp is more lenient: it serves a negative version, echoes it,
- * and takes a target with a space or without its leading slash. (Versions
- * too big for evhttp's char, such as HTTP/1.1000000000000, wrap before we
- * see them: that one is still served, as HTTP/1.0.) */
+ * or NULL. evhttp is more lenient: it serves versions Go calls malformed,
+ * echoes them, and takes a target with a space or without its leading
+ * slash. */
 static const char *refused(struct evhttp_request *req, int *status)
 {
-    *status = 400;
-    if (req->major < 0 || req->minor < 0)
+    struct conn *c = conn_of(req);
+    if (c && c->judged)
+        *status = c->status;
+    else /* no record (out of memory): what evhttp made of it */
+        *status = req->major < 0 || req->minor < 0 ? 400 : req->major == 1 ? 0 : 505;
+    if (*status == 400)
         return "malformed HTTP version";
-    if (req->major != 1) {
-        *status = 505;
+    if (*status == 505)
         return "unsupported protocol version";
-    }
+    *status = 400;
     const char *target = evhttp_request_get_uri(req);
     if (strchr(target, ' '))
         return "malformed request line: a space in the target";
@@ -416,6 +548,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct server *srv = arg;
     int status;
     const char *why = refused(req, &status);
+    struct conn *c = conn_of(req);
+    if (c) { /* the next request's line, if it is here, is at the head now */
+        c->judged = false;
+        judge_request_line(c);
+    }
+    if (req->minor > 1)
+        req->minor = 1; /* Go answers HTTP/1.x as HTTP/1.1 */
     if (why) {
         req->major = 1; /* never echo a version we refused */
         req->minor = 1;
@@ -662,12 +801,10 @@ static void raise_fd_limit(void)
 /* Out of descriptors (or memory), accept fails while the listening socket
  * stays readable: retrying at once would spin. Back off as Go's Serve does,
  * 5 ms doubling to 1 s, starting again at 5 ms after a quiet second. */
-static struct server *accepting; /* the error callback's argument is evhttp's */
-
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
     (void)arg;
-    struct server *srv = accepting;
+    struct server *srv = serving;
     int err = EVUTIL_SOCKET_ERROR();
     int64_t now = now_ms();
     if (srv->backoff_ms == 0 || now - srv->last_accept_error > 1000)
@@ -711,7 +848,6 @@ static struct evhttp_bound_socket *listen_on(struct server *srv, const struct op
         fprintf(stderr, "cannot listen on %s:%d: %s\n", o->addr, o->port, strerror(errno));
         return NULL;
     }
-    accepting = srv;
     evconnlistener_set_error_cb(lev, on_accept_error);
     return evhttp_bind_listener(srv->http, lev);
 }
@@ -756,6 +892,8 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evhttp_set_max_body_size(srv.http, MAX_BODY);
     evhttp_set_timeout(srv.http, IDLE_TIMEOUT_S);
     evhttp_set_gencb(srv.http, on_request, &srv);
+    evhttp_set_bevcb(srv.http, on_connection, NULL);
+    serving = &srv;
     if (!(srv.backoff = evtimer_new(srv.base, on_backoff_over, &srv)) ||
         !(srv.listener = listen_on(&srv, &o)))
         goto cleanup;
@@ -789,6 +927,9 @@ cleanup:
     stop_stalled_db();
     if (srv.http)
         evhttp_free(srv.http);
+    for (int fd = 0; fd < nconns; fd++)
+        free(conns[fd]);
+    free(conns);
     if (srv.base)
         event_base_free(srv.base);
     ctx_cancel(srv.ctx);

@@ -4,6 +4,7 @@
  * (chapter 01's fixed one). */
 #define _GNU_SOURCE /* prlimit */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,11 @@ START_TEST(requests_go_refuses_are_refused_with_its_status)
     } cases[] = {
         { "GET /test HTTP/-1.0\r\n\r\n", 400 },
         { "GET /test HTTP/0.9\r\n\r\n", 505 },
+        { "GET /test HTTP/2.0\r\nHost: x\r\n\r\n", 505 },
+        { "GET /test HTTP/1.1000000000000\r\nHost: x\r\n\r\n", 400 },
+        { "GET /test HTTP/1.10\r\nHost: x\r\n\r\n", 400 },
+        { "GET /test HTTP/1.1 \r\nHost: x\r\n\r\n", 400 },
+        { "GET /test http/1.1\r\nHost: x\r\n\r\n", 400 },
         { "GET /test HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
           400 },
         { "GET test HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
@@ -79,6 +85,7 @@ START_TEST(requests_go_refuses_are_refused_with_its_status)
         { "GET /test%00 HTTP/1.1\r\nHost: x\r\n\r\n", 404 },
         /* and what Go serves, served */
         { "GET /t%65st HTTP/1.0\r\n\r\n", 200 },
+        { "GET /test HTTP/1.5\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
         { "GET http://x/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -87,6 +94,55 @@ START_TEST(requests_go_refuses_are_refused_with_its_status)
         ck_assert_msg(strncmp(r, "HTTP/1.", 7) == 0 && (r[7] == '0' || r[7] == '1') && r[8] == ' ',
                       "%s: status line %s", cases[i].request, r);
     }
+    assert_still_serving(&s);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
+/* The version is judged from each request's own line, not its neighbour's,
+ * however the lines arrive. */
+START_TEST(each_pipelined_request_is_judged_by_its_own_line)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const struct {
+        const char *requests;
+        const char *replies; /* the status codes, in order */
+    } cases[] = {
+        { "GET /test HTTP/1.1\r\nHost: x\r\n\r\nGET /test HTTP/2.0\r\nHost: x\r\n\r\n",
+          "200 505" },
+        { "GET /test HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /test HTTP/1.0\r\nHost: x\r\n\r\n", "200 200" },
+        { "GET /test HTTP/1.1\r\nHost: x\r\n\r\nGET /test HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /test HTTP/1.1000000000000\r\nHost: x\r\n\r\n", "200 200 400" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *r = exchange(&s, cases[i].requests);
+        char seen[64] = "";
+        for (const char *at = r; (at = strstr(at, "HTTP/1.")) && strlen(seen) < 50; at += 7)
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%d", seen[0] ? " " : "",
+                     atoi(at + 9));
+        ck_assert_msg(strcmp(seen, cases[i].replies) == 0, "%s: replies %s, want %s\n%s",
+                      cases[i].requests, seen, cases[i].replies, r);
+    }
+    /* a line that arrives in pieces, the version last */
+    int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\nGET /test HT");
+    ck_assert_msg(fd >= 0, "cannot connect");
+    char text[4096] = "";
+    size_t got = 0;
+    int64_t deadline = deadline_after(5000);
+    while (!strstr(text, "\r\n\r\nok") && now_ms() < deadline) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        ssize_t n = poll(&p, 1, 100) > 0 ? read(fd, text + got, sizeof text - 1 - got) : 0;
+        got += n > 0 ? (size_t)n : 0;
+        text[got] = '\0';
+    }
+    ck_assert_msg(strstr(text, "\r\n\r\nok"), "first reply: %s", text);
+    const char *rest = "TP/2.0\r\nHost: x\r\n\r\n";
+    ck_assert(write(fd, rest, strlen(rest)) == (ssize_t)strlen(rest));
+    got = read_until(fd, text, sizeof text, 0, deadline_after(5000));
+    close(fd);
+    ck_assert_msg(got > 0 && status_of(text) == 505, "second reply: %.*s", (int)got, text);
     assert_still_serving(&s);
     server_stop_cleanly(&s);
 }
@@ -421,6 +477,7 @@ int main(void)
 {
     Suite *s = suite_create("server");
     UNIT_ADD_TIMEOUT(s, a_malformed_request_line_gets_400, 20);
+    UNIT_ADD_TIMEOUT(s, each_pipelined_request_is_judged_by_its_own_line, 20);
     UNIT_ADD_TIMEOUT(s, requests_go_refuses_are_refused_with_its_status, 20);
     UNIT_ADD_TIMEOUT(s, a_100_kb_header_gets_400, 20);
     UNIT_ADD_TIMEOUT(s, a_client_that_hangs_up_mid_request_is_harmless, 20);
