@@ -8,9 +8,11 @@
  *   with deadline 0 is Go's default case.
  * - TestChan runs capacities 0 to 4 and 100 values where Go runs 0 to 9 and
  *   more: the same cases, in less time under the sanitizers.
- * - Channels of interfaces, reflect.Select and GOMAXPROCS have no C
- *   counterpart: TestChanSendInterface, TestSelectMaxCases and the
- *   scheduler tests are not ported.
+ * - Under a sanitizer (unit_slowdown), the loops run fewer times.
+ * - Channels of interfaces, reflect.Select, stacks and GOMAXPROCS have no C
+ *   counterpart: TestChanSendInterface, TestSelectMaxCases,
+ *   TestShrinkStackDuringBlockedSend and the scheduler tests are not ported.
+ * - The programs of Go's test/chan/ are in test_go_chan_programs.c.
  */
 #include <sched.h>
 #include <stdatomic.h>
@@ -255,6 +257,179 @@ START_TEST(TestMultiConsumer)
 }
 END_TEST
 
+/* TestNonblockSelectRace: a select acts on the channels as they are at one
+ * moment. From the time the thread starts, c1 or c2 is always ready, so its
+ * non-blocking select never takes the default. TestNonblockSelectRace2 is
+ * the same with close(c2) for c2 <- 1. */
+struct race {
+    chan_t *c1, *c2, *done;
+};
+
+static void select_either(void *arg)
+{
+    struct race *r = arg;
+    struct chan_case k[2] = { chan_recv_case(r->c1, NULL), chan_recv_case(r->c2, NULL) };
+    bool ready = chan_select(k, 2, 0) >= 0;
+    chan_send(r->done, &ready);
+}
+
+static void nonblock_select_race(bool close_c2)
+{
+    int n = unit_slowdown() > 1 ? 200 : 1000;
+    struct race r = { .done = chan_make(sizeof(bool), 1) };
+    for (int i = 0; i < n; i++) {
+        r.c1 = chan_make(sizeof(int), 1);
+        r.c2 = chan_make(sizeof(int), close_c2 ? 0 : 1);
+        int v = 1;
+        chan_send(r.c1, &v);
+        ck_assert_int_eq(go("selector", select_either, &r), 0);
+        if (close_c2)
+            chan_close(r.c2);
+        else
+            chan_send(r.c2, &v);
+        struct chan_case k = chan_recv_case(r.c1, NULL);
+        chan_select(&k, 1, 0);
+        bool ready;
+        chan_recv(r.done, &ready);
+        ck_assert_msg(ready, "no chan is ready (iteration %d)", i);
+        ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+        chan_release(r.c1);
+        chan_release(r.c2);
+    }
+    chan_release(r.done);
+}
+
+START_TEST(TestNonblockSelectRace)
+{
+    nonblock_select_race(false);
+}
+END_TEST
+
+START_TEST(TestNonblockSelectRace2)
+{
+    nonblock_select_race(true);
+}
+END_TEST
+
+/* TestSelectStress: per channel a sender and a receiver of N values, plus
+ * one thread that sends N on each in one select and one that receives N from
+ * each in one select, a channel dropping out (nil) once its N are done. All
+ * of it interleaves at random and must not deadlock. */
+enum { STRESS_CHANS = 4 };
+struct stress {
+    chan_t *c[STRESS_CHANS];
+    int n;
+    atomic_int next_sender, next_receiver; /* which channel the next one takes */
+};
+
+static void stress_sender(void *arg)
+{
+    struct stress *st = arg;
+    int k = atomic_fetch_add(&st->next_sender, 1), v = 0;
+    for (int i = 0; i < st->n; i++)
+        chan_send(st->c[k], &v);
+}
+
+static void stress_receiver(void *arg)
+{
+    struct stress *st = arg;
+    int k = atomic_fetch_add(&st->next_receiver, 1);
+    for (int i = 0; i < st->n; i++)
+        chan_recv(st->c[k], NULL);
+}
+
+static void stress_select(struct stress *st, enum chan_op op)
+{
+    int n[STRESS_CHANS] = { 0 }, v = 0;
+    const int order[STRESS_CHANS] = { 3, 2, 0, 1 }; /* Go's sender lists them so */
+    chan_t *c1[STRESS_CHANS];
+    for (int k = 0; k < STRESS_CHANS; k++)
+        c1[k] = st->c[k];
+    for (int i = 0; i < STRESS_CHANS * st->n; i++) {
+        struct chan_case cases[STRESS_CHANS];
+        for (int j = 0; j < STRESS_CHANS; j++) {
+            int k = op == CHAN_SEND ? order[j] : j;
+            cases[j] = op == CHAN_SEND ? chan_send_case(c1[k], &v) : chan_recv_case(c1[k], NULL);
+        }
+        int j = chan_select(cases, STRESS_CHANS, -1);
+        int k = op == CHAN_SEND ? order[j] : j;
+        if (++n[k] == st->n)
+            c1[k] = NULL;
+    }
+}
+
+static void stress_select_sender(void *arg)
+{
+    stress_select(arg, CHAN_SEND);
+}
+
+static void stress_select_receiver(void *arg)
+{
+    stress_select(arg, CHAN_RECV);
+}
+
+START_TEST(TestSelectStress)
+{
+    struct stress st = { .n = unit_slowdown() > 1 ? 1000 : 10000 };
+    const int caps[STRESS_CHANS] = { 0, 0, 2, 3 };
+    for (int k = 0; k < STRESS_CHANS; k++)
+        st.c[k] = chan_make(sizeof(int), caps[k]);
+    for (int k = 0; k < STRESS_CHANS; k++)
+        ck_assert_int_eq(go("sender", stress_sender, &st), 0);
+    for (int k = 0; k < STRESS_CHANS; k++)
+        ck_assert_int_eq(go("receiver", stress_receiver, &st), 0);
+    ck_assert_int_eq(go("select_send", stress_select_sender, &st), 0);
+    ck_assert_int_eq(go("select_recv", stress_select_receiver, &st), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(20000)), 0);
+    for (int k = 0; k < STRESS_CHANS; k++)
+        chan_release(st.c[k]);
+}
+END_TEST
+
+/* TestSelectDuplicateChannel: one thread can wait on one channel twice. A
+ * selects on c, c and d; B receives on c. A send on d wakes A, which must
+ * take itself off c's queue cleanly, so that a send on c then wakes B. Go
+ * sleeps to order A before B; here the census says when each is waiting. */
+struct dup {
+    chan_t *c, *d, *e;
+};
+
+static void dup_a(void *arg)
+{
+    struct dup *t = arg;
+    struct chan_case k[3] = { chan_recv_case(t->c, NULL), chan_recv_case(t->c, NULL),
+                              chan_recv_case(t->d, NULL) };
+    chan_select(k, 3, -1);
+    int v = 9;
+    chan_send(t->e, &v);
+}
+
+static void dup_b(void *arg)
+{
+    chan_recv(((struct dup *)arg)->c, NULL);
+}
+
+START_TEST(TestSelectDuplicateChannel)
+{
+    struct dup t = { chan_make(sizeof(int), 0), chan_make(sizeof(int), 0),
+                     chan_make(sizeof(int), 0) };
+    ck_assert_int_eq(go("A", dup_a, &t), 0);
+    ck_assert(unit_blocked(1, "A", "select"));
+    ck_assert_int_eq(go("B", dup_b, &t), 0);
+    ck_assert(unit_blocked(1, "B", "chan_recv"));
+    int v = 7;
+    chan_send(t.d, &v); /* wakes A, which leaves c's queue */
+    chan_recv(t.e, &v);
+    ck_assert_int_eq(v, 9);
+    v = 8;
+    chan_send(t.c, &v); /* wakes B, not the A that has gone */
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    chan_release(t.c);
+    chan_release(t.d);
+    chan_release(t.e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_chan");
@@ -263,5 +438,9 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, TestSelfSelect, 20);
     UNIT_ADD(s, TestSelectFairness);
     UNIT_ADD_TIMEOUT(s, TestMultiConsumer, 20);
+    UNIT_ADD_TIMEOUT(s, TestNonblockSelectRace, 20);
+    UNIT_ADD_TIMEOUT(s, TestNonblockSelectRace2, 20);
+    UNIT_ADD_TIMEOUT(s, TestSelectStress, 30);
+    UNIT_ADD(s, TestSelectDuplicateChannel);
     return unit_run(s);
 }
