@@ -1,11 +1,16 @@
 /* Contexts, after Go's context.go: a tree with one mutex per node.
  *
- * A thread holds at most one context's lock at a time. A parent's list of
- * children holds no references; a child holds one on its parent until it is
- * freed, and unlinks itself (under the parent's lock) when it is cancelled or
- * freed, so a parent never touches a child that is gone. A cancel takes the
- * children off the list under the parent's lock, each with a reference, and
- * cancels them after dropping it.
+ * A thread holds at most one context's lock at a time. A context's memory
+ * lives as long as its done channel (chan_set_free), and the done channel is
+ * held by the context's own references together, by each thread that took
+ * it with chan_ref, and by the parent's list of children while the context
+ * is on it. So a context dropped without a cancel stays on its parent's list
+ * and is still cancelled with it, as in Go, where the parent keeps it until
+ * then. A child holds a reference on its parent until its memory goes.
+ *
+ * A context leaves its parent's list only when it is cancelled (by itself,
+ * under the parent's lock, or by the parent, which takes all its children
+ * off under its own lock and cancels them after dropping it).
  */
 #include "context.h"
 
@@ -91,15 +96,12 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
     ctx->err = err;
     ctx->cause = cause ? cause : err;
     cause = ctx->cause;
-    ctx_t *children = ctx->children;
+    ctx_t *children = ctx->children; /* with the list's hold on each */
     ctx->children = NULL;
-    for (ctx_t *child = children; child; child = child->next) {
+    for (ctx_t *child = children; child; child = child->next)
         child->in_parent = false;
-        ctx_ref(child);
-    }
     chan_close(ctx->done);
     fd_fire(ctx->fd);
-    ctx_t *parent = from_parent ? NULL : ctx_ref(ctx->parent);
     pthread_mutex_unlock(&ctx->mu);
 
     ctx_t *next;
@@ -107,13 +109,16 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
         next = child->next;
         child->prev = child->next = NULL;
         cancel(child, err, cause, true);
-        ctx_release(child);
+        chan_release(child->done);
     }
-    if (parent) {
+    ctx_t *parent = ctx->parent; /* kept until ctx's memory goes */
+    if (!from_parent && parent) {
         pthread_mutex_lock(&parent->mu);
+        bool listed = ctx->in_parent;
         unlink_child(parent, ctx);
         pthread_mutex_unlock(&parent->mu);
-        ctx_release(parent);
+        if (listed)
+            chan_release(ctx->done); /* the list's hold; the caller has another */
     }
 }
 
@@ -130,13 +135,15 @@ static void expire_if_due(ctx_t *ctx)
 }
 
 /* The memory goes with the done channel: a thread that still holds the
- * channel when the context's last reference is dropped may yet run its
- * deadline's wake, which closes it, as Go's timer would. */
+ * channel when the context's last reference is dropped may yet see it
+ * closed, by the deadline's wake or the parent's cancel, as in Go. */
 static void free_memory(void *arg)
 {
     ctx_t *ctx = arg;
+    ctx_t *parent = ctx->parent;
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
+    ctx_release(parent);
 }
 
 ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
@@ -172,6 +179,7 @@ ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
             parent->children->prev = ctx;
         parent->children = ctx;
         ctx->in_parent = true;
+        chan_ref(ctx->done); /* the list's hold */
     }
     pthread_mutex_unlock(&parent->mu);
     if (err)
@@ -214,23 +222,16 @@ void ctx_release(ctx_t *ctx)
     if (!ctx || is_background(ctx) ||
         atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
         return;
-    /* A cancel running now (from the deadline's wake) sees no parent and no
-     * descriptor once these are taken. */
+    /* A cancel running now (from the deadline's wake or the parent) sees no
+     * descriptor once it is taken. ctx stays on its parent's list, as an
+     * uncancelled context does in Go, until one of them is cancelled. */
     pthread_mutex_lock(&ctx->mu);
-    ctx_t *parent = ctx->parent;
     int fd = ctx->fd;
-    ctx->parent = NULL;
     ctx->fd = -1;
     pthread_mutex_unlock(&ctx->mu);
-    if (parent) {
-        pthread_mutex_lock(&parent->mu);
-        unlink_child(parent, ctx);
-        pthread_mutex_unlock(&parent->mu);
-        ctx_release(parent);
-    }
     if (fd >= 0)
         close(fd);
-    chan_release(ctx->done); /* the last reference frees ctx too */
+    chan_release(ctx->done); /* the last hold on it frees ctx too */
 }
 
 chan_t *ctx_done(ctx_t *ctx)

@@ -14,15 +14,15 @@
  *   cancelled only by its own cancel, so a hang-up no longer reaches it.
  * - Whoever creates a context with ctx_with_cancel/_timeout/_deadline cancels
  *   it when the work is done (Go's `defer cancel()`): ctx_cancel, then
- *   ctx_release. Failing to cancel keeps its children alive until the parent is
- *   cancelled.
+ *   ctx_release. Failing to cancel keeps it (and its children) in memory until
+ *   the parent is cancelled, as in Go; in C, if the parent never is, for ever.
  *
  * C adds lifetimes. A context is reference counted: the creator holds one
  * reference, and a thread that may outlive the creator takes its own with
  * ctx_ref and drops it with ctx_release. A child holds a reference on its
- * parent until it is cancelled or freed. A deadline costs no thread and no
- * timer: waiters wake at the deadline themselves, and cancelling or freeing
- * the context leaves nothing behind.
+ * parent until its memory goes. A deadline costs no thread and no timer:
+ * waiters wake at the deadline themselves, and a cancelled and released
+ * context leaves nothing behind.
  *
  * All functions are safe to call from any thread.
  */
@@ -64,17 +64,18 @@ void ctx_cancel_cause(ctx_t *ctx, int cause);
 /* Adds a reference and returns ctx, so that ctx_ref(ctx) can be handed over. */
 ctx_t *ctx_ref(ctx_t *ctx);
 
-/* Drops a reference; the last one frees ctx (and removes it from its parent
- * if it was never cancelled). NULL is ignored. */
+/* Drops a reference. NULL is ignored. After the last one ctx cannot be
+ * used, but a ctx that was never cancelled stays in its parent, as in Go,
+ * until the parent is cancelled: so cancel what you create. Its memory goes
+ * when it is neither in a parent nor its done channel held. */
 void ctx_release(ctx_t *ctx);
 
 /* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for
  * ctx_background(), as Go's Background().Done() is nil: a case on it is never
  * chosen. Borrowed: valid while the caller holds its reference to ctx. A
  * thread that takes its own with chan_ref may keep it after ctx's last
- * reference is gone: it still closes at the deadline, as in Go; but, unlike
- * Go, no longer when the parent is cancelled (the freed ctx has left the
- * tree). */
+ * reference is gone: it still closes at the deadline or when the parent is
+ * cancelled, as in Go. */
 chan_t *ctx_done(ctx_t *ctx);
 
 /* ctx.Err(): 0 while ctx is not done; then ECANCELED (context.Canceled) or

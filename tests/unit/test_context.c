@@ -85,7 +85,9 @@ START_TEST(cancelling_a_child_leaves_its_parent_alone)
 }
 END_TEST
 
-START_TEST(a_child_released_without_cancel_leaves_its_parent)
+/* As in Go, an uncancelled child stays in its parent until the parent is
+ * cancelled; then it goes (LeakSanitizer would see it stay). */
+START_TEST(a_child_released_without_cancel_goes_with_its_parents_cancel)
 {
     ctx_t *parent = ctx_with_cancel(ctx_background());
     ctx_t *child = ctx_with_cancel(parent);
@@ -463,6 +465,24 @@ START_TEST(a_done_channel_outliving_its_context_closes_at_the_deadline)
 }
 END_TEST
 
+/* And when its parent is cancelled, as Go's would: the parent still holds
+ * the child that nobody cancelled. */
+START_TEST(a_done_channel_outliving_its_context_closes_with_the_parent)
+{
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *ctx = ctx_with_cancel(parent);
+    chan_t *done = chan_ref(ctx_done(ctx));
+    ctx_release(ctx); /* no cancel */
+    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, 0, done), 0);
+    ck_assert(unit_blocked(1, "waiter", "chan_recv"));
+    ctx_cancel(parent);
+    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
+    ck_assert(!chan_recv(done, NULL));
+    chan_release(done);
+    ctx_release(parent);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("context");
@@ -470,7 +490,7 @@ int main(void)
     UNIT_ADD(s, cancel_closes_done_and_sets_err);
     UNIT_ADD(s, cancelling_a_parent_reaches_children_and_grandchildren);
     UNIT_ADD(s, cancelling_a_child_leaves_its_parent_alone);
-    UNIT_ADD(s, a_child_released_without_cancel_leaves_its_parent);
+    UNIT_ADD(s, a_child_released_without_cancel_goes_with_its_parents_cancel);
     UNIT_ADD(s, a_child_of_a_done_parent_is_born_done);
     UNIT_ADD(s, deadline_fires_on_time);
     UNIT_ADD(s, err_reports_a_passed_deadline_without_any_waiter);
@@ -488,5 +508,6 @@ int main(void)
     UNIT_ADD(s, a_chain_200_deep_is_cancelled_from_its_root);
     UNIT_ADD(s, a_nil_parent_panics);
     UNIT_ADD(s, a_done_channel_outliving_its_context_closes_at_the_deadline);
+    UNIT_ADD(s, a_done_channel_outliving_its_context_closes_with_the_parent);
     return unit_run(s);
 }
