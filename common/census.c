@@ -7,7 +7,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -34,6 +36,8 @@ struct record {
     int n;
     const char *created_func, *created_file; /* where go() was called: fixed at birth */
     int created_line;
+    void (*fn)(void *); /* what the thread runs: fixed at birth */
+    void *arg;
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -41,6 +45,7 @@ static pthread_cond_t registry_cond; /* on CLOCK_MONOTONIC; signalled when runni
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static struct record *registry;
 static int running;
+static int waiting_for_all; /* threads in go_wait_all: only they need a signal */
 static _Thread_local struct record *self;
 
 static void registry_init(void)
@@ -126,12 +131,6 @@ int census_warm_up(void)
 
 /* ---- go ---- */
 
-struct start {
-    struct record *rec;
-    void (*fn)(void *);
-    void *arg;
-};
-
 static void unregister(struct record *rec)
 {
     pthread_mutex_lock(&registry_mu);
@@ -141,8 +140,8 @@ static void unregister(struct record *rec)
         registry = rec->next;
     if (rec->next)
         rec->next->prev = rec->prev;
-    running--;
-    pthread_cond_broadcast(&registry_cond);
+    if (--running == 0 && waiting_for_all > 0)
+        pthread_cond_broadcast(&registry_cond);
     pthread_mutex_unlock(&registry_mu);
     pthread_mutex_destroy(&rec->mu);
     free(rec);
@@ -150,17 +149,35 @@ static void unregister(struct record *rec)
 
 static void *trampoline(void *p)
 {
-    struct start st = *(struct start *)p;
-    free(p);
-    self = st.rec;
+    self = p;
     pthread_mutex_lock(&self->mu);
     self->tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_unlock(&self->mu);
     pthread_setname_np(pthread_self(), self->name);
-    st.fn(st.arg);
+    self->fn(self->arg);
+    struct record *rec = self;
     self = NULL;
-    unregister(st.rec);
+    unregister(rec);
     return NULL;
+}
+
+/* A thread's stack: what handlers and workers need, small enough that
+ * glibc's cache of 40 MiB of stacks keeps a few hundred for reuse (a start
+ * that misses it maps a fresh stack, and its exit unmaps one and flushes the
+ * TLB of every CPU). A sanitizer's frames are larger. */
+static atomic_size_t stack_size = GO_STACK_SIZE * SLOWDOWN;
+
+int go_set_stack_size(size_t bytes)
+{
+    if (bytes < (size_t)PTHREAD_STACK_MIN || bytes > (size_t)1 << 30)
+        return EINVAL;
+    atomic_store(&stack_size, bytes);
+    return 0;
+}
+
+size_t go_stack_size(void)
+{
+    return atomic_load(&stack_size);
 }
 
 static _Thread_local int failed_starts;
@@ -175,10 +192,7 @@ int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
 {
     pthread_once(&registry_once, registry_init);
     struct record *rec = calloc(1, sizeof *rec);
-    struct start *st = malloc(sizeof *st);
-    if (!rec || !st) {
-        free(rec);
-        free(st);
+    if (!rec) {
         failed_starts++;
         return ENOMEM;
     }
@@ -188,7 +202,8 @@ int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
     rec->created_func = func;
     rec->created_file = file;
     rec->created_line = line;
-    *st = (struct start){ rec, fn, arg };
+    rec->fn = fn;
+    rec->arg = arg;
 
     pthread_mutex_lock(&registry_mu);
     rec->next = registry;
@@ -206,12 +221,12 @@ int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, go_stack_size()); /* glibc's guard page stays */
     pthread_t t;
-    int rc = pthread_create(&t, &attr, trampoline, st);
+    int rc = pthread_create(&t, &attr, trampoline, rec);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        free(st);
         unregister(rec);
         failed_starts++;
     }
@@ -234,12 +249,14 @@ int go_wait_all_at(int64_t deadline, const char *file, int line)
     deadline_to_timespec(deadline, &ts);
     census_block(CENSUS_WAIT_ALL, file, line, NULL, 0, deadline);
     pthread_mutex_lock(&registry_mu);
+    waiting_for_all++;
     while (running > 0) {
         int rc = deadline < 0 ? pthread_cond_wait(&registry_cond, &registry_mu)
                               : pthread_cond_timedwait(&registry_cond, &registry_mu, &ts);
         if (rc == ETIMEDOUT)
             break;
     }
+    waiting_for_all--;
     int n = running;
     pthread_mutex_unlock(&registry_mu);
     census_unblock();

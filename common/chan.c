@@ -1,34 +1,41 @@
 /* Channels and select, after Go's runtime/chan.go and runtime/select.go.
  *
  * Each channel has one mutex, a ring buffer and two queues of blocked cases.
- * A blocked thread owns one waiter (on its stack) with its own condition
- * variable, so a send wakes exactly the receiver it hands its value to, never
- * a crowd. A select queues one entry per case on each channel; the first
- * channel to claim the waiter (under the waiter's mutex) completes that case,
- * and the others skip the stale entries until the waiter removes them.
+ * A blocked thread owns one waiter (on its stack) with its own futex word, so
+ * a send wakes exactly the receiver it hands its value to, never a crowd. A
+ * select queues one entry per case on each channel; the first channel to
+ * claim the waiter (an atomic swap of its `fired`) completes that case, and
+ * the others skip the stale entries until the waiter removes them.
+ *
+ * The claimer copies the value under the channel's lock but wakes the waiter
+ * only after dropping it (flush_wakes), so the woken thread never runs into
+ * a lock its waker still holds, and a close wakes its crowd outside the lock.
  */
+#define _GNU_SOURCE /* syscall */
 #include "chan.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "census.h"
 #include "chan_internal.h"
 #include "clock.h"
 #include "panic.h"
 
-enum { WAITING = -1, TIMED_OUT = -2, SPIN = 2000 };
+enum { WAITING = -1, TIMED_OUT = -2 };
+enum { NOT_YET, DELIVERED, ASLEEP }; /* a waiter's futex word */
 
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int fired;   /* WAITING, TIMED_OUT, or the index of the completed case */
-    bool closed; /* the case completed because its channel was closed */
-    atomic_bool woken; /* fired is set: lets park spin before it sleeps */
+    atomic_int fired; /* WAITING, TIMED_OUT, or the index of the completed case */
+    bool closed;      /* the case completed because its channel was closed */
+    atomic_int word;  /* NOT_YET, DELIVERED, or ASLEEP (NOT_YET, and asleep) */
 };
 
 /* One case of a blocked thread, queued on its channel. */
@@ -92,28 +99,50 @@ static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
 }
 
 /* Takes the first queued case whose thread is still waiting and claims that
- * thread for it. Returns it with the waiter's mutex held, or NULL. */
+ * thread for it, or returns NULL. Nobody else can claim it now, and it will
+ * not leave before wake_claimed's wake-up is delivered. */
 static struct sudog *claim_first(chan_t *ch, struct queue *q)
 {
     struct sudog *s;
     while ((s = q->head) != NULL) {
         unlink_sudog(ch, q, s);
-        pthread_mutex_lock(&s->w->mu);
-        if (s->w->fired == WAITING) {
-            s->w->fired = s->index;
+        int waiting = WAITING;
+        if (atomic_compare_exchange_strong_explicit(&s->w->fired, &waiting, s->index,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire))
             return s;
-        }
-        pthread_mutex_unlock(&s->w->mu);
     }
     return NULL;
 }
 
+/* Claimed waiters whose wake-up waits for the caller's locks to go. */
+static _Thread_local struct sudog *to_wake;
+
 static void wake_claimed(struct sudog *s, bool closed)
 {
     s->w->closed = closed;
-    atomic_store_explicit(&s->w->woken, true, memory_order_release);
-    pthread_cond_signal(&s->w->cond);
-    pthread_mutex_unlock(&s->w->mu);
+    s->next = to_wake; /* s is off every queue: its link is free */
+    to_wake = s;
+}
+
+static long futex(atomic_int *word, int op, int val, const struct timespec *at)
+{
+    return syscall(SYS_futex, word, op, val, at, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Delivers the wake-ups wake_claimed queued; the caller holds no lock. Once
+ * its word says DELIVERED a waiter may return and its stack be reused, so
+ * nothing of it is read after; a late FUTEX_WAKE there is only a spurious
+ * wake-up, which every futex wait here allows for. */
+static void flush_wakes(void)
+{
+    while (to_wake) {
+        struct sudog *s = to_wake;
+        to_wake = s->next;
+        atomic_int *word = &s->w->word;
+        if (atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel) == ASLEEP)
+            futex(word, FUTEX_WAKE_PRIVATE, 1, NULL);
+    }
 }
 
 static char *slot(chan_t *ch, int i)
@@ -243,6 +272,7 @@ void chan_close_at(chan_t *ch, const char *file, int line)
     while ((s = claim_first(ch, &ch->sendq)) != NULL)
         wake_claimed(s, true);
     pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
 }
 
 /* Runs a wake that has come due; the caller holds no lock. */
@@ -393,43 +423,75 @@ static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *
     return -1;
 }
 
+/* ---- parking ---- */
+
+/* How long a thread looks at its word before it yields and sleeps, learnt
+ * per thread: a look that was answered stretches the next ones, one that was
+ * not halves them, and now and then a full look finds out whether answers
+ * have come back within reach. On one CPU nothing can answer a look. */
+enum { SPIN_MIN = 16, SPIN_MAX = 1 << 15, PROBE_EVERY = 256 };
+static _Thread_local int spin_budget = SPIN_MIN;
+static _Thread_local unsigned parks;
+static atomic_int cpus; /* 0: not counted yet */
+
+static bool delivered(struct waiter *w)
+{
+    return atomic_load_explicit(&w->word, memory_order_acquire) == DELIVERED;
+}
+
+static bool look(struct waiter *w)
+{
+    int n = atomic_load_explicit(&cpus, memory_order_relaxed);
+    if (n == 0) {
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        atomic_store_explicit(&cpus, n > 0 ? n : 1, memory_order_relaxed);
+    }
+    if (n < 2)
+        return false;
+    int budget = ++parks % PROBE_EVERY == 0 ? SPIN_MAX : spin_budget;
+    for (int i = 0; i < budget; i++) {
+        if (delivered(w)) {
+            if (spin_budget < 4 * i)
+                spin_budget = 4 * i < SPIN_MAX ? 4 * i : SPIN_MAX;
+            return true;
+        }
+    }
+    spin_budget = spin_budget / 2 > SPIN_MIN ? spin_budget / 2 : SPIN_MIN;
+    return false;
+}
+
 /* Sleeps until a case fires or the wake time passes, then claims the waiter
- * for the timeout if nothing fired first. */
+ * for the timeout if nothing fired first. It looks for a while first, for a
+ * partner on another CPU. (No sched_yield for one on this CPU: beside a busy
+ * process the yield gives the CPU away for a whole time slice.) */
 static void park(struct waiter *w, int64_t wake)
 {
-    /* A partner running on another core often answers within microseconds:
-     * look a little while before paying for a sleep and a wake-up. */
-    for (int i = 0; i < SPIN && !atomic_load_explicit(&w->woken, memory_order_acquire); i++)
-        ;
-    struct timespec ts;
-    deadline_to_timespec(wake, &ts);
-    pthread_mutex_lock(&w->mu);
-    while (w->fired == WAITING) {
-        int rc = wake < 0 ? pthread_cond_wait(&w->cond, &w->mu)
-                          : pthread_cond_timedwait(&w->cond, &w->mu, &ts);
-        if (rc == ETIMEDOUT && w->fired == WAITING)
-            w->fired = TIMED_OUT;
+    if (look(w))
+        return;
+    struct timespec at;
+    deadline_to_timespec(wake, &at);
+    while (!delivered(w)) {
+        int expect = NOT_YET;
+        atomic_compare_exchange_strong_explicit(&w->word, &expect, ASLEEP, memory_order_acq_rel,
+                                                memory_order_acquire);
+        if (expect == DELIVERED)
+            break;
+        long rc = futex(&w->word, FUTEX_WAIT_BITSET_PRIVATE, ASLEEP, wake < 0 ? NULL : &at);
+        if (rc == 0 || errno != ETIMEDOUT)
+            continue; /* woken, spuriously perhaps, or interrupted: look again */
+        int waiting = WAITING;
+        if (atomic_compare_exchange_strong_explicit(&w->fired, &waiting, TIMED_OUT,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return;
+        wake = -1; /* claimed as time ran out: the wake-up is on its way */
     }
-    pthread_mutex_unlock(&w->mu);
 }
 
 static void waiter_init(struct waiter *w)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    pthread_mutex_init(&w->mu, NULL);
-    w->fired = WAITING;
+    atomic_init(&w->fired, WAITING);
     w->closed = false;
-    atomic_init(&w->woken, false);
-}
-
-static void waiter_destroy(struct waiter *w)
-{
-    pthread_cond_destroy(&w->cond);
-    pthread_mutex_destroy(&w->mu);
+    atomic_init(&w->word, NOT_YET);
 }
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
@@ -465,10 +527,11 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
      * is not locked again: after a close, a thousand woken receivers do not
      * queue up on the closed channel's mutex. The other cases' entries go,
      * one channel at a time. */
+    int fired = atomic_load_explicit(&w.fired, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         struct sudog *s = &sc->sudogs[i];
         chan_t *ch = cases[i].ch;
-        if (ch && i != w.fired) {
+        if (ch && i != fired) {
             struct queue *q = cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq;
             pthread_mutex_lock(&ch->mu);
             if (s->prev || s->next || q->head == s)
@@ -476,10 +539,8 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
             pthread_mutex_unlock(&ch->mu);
         }
     }
-    if (w.fired >= 0 && w.closed && cases[w.fired].op == CHAN_SEND)
+    if (fired >= 0 && w.closed && cases[fired].op == CHAN_SEND)
         *err = EPIPE;
-    int fired = w.fired;
-    waiter_destroy(&w);
     return fired;
 }
 
@@ -500,6 +561,7 @@ static int select_impl(struct chan_case *cases, int n, int64_t deadline,
         chosen = poll_cases(&sc, cases, n, &due, &err);
         if (chosen >= 0) {
             unlock_all(&sc);
+            flush_wakes();
             break;
         }
         if (due) {
@@ -555,6 +617,7 @@ static void timer_fire(void *arg)
     pthread_mutex_lock(&ch->mu);
     try_send(ch, &now, &err);
     pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
 }
 
 chan_t *time_after(int64_t ms)

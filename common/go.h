@@ -8,6 +8,7 @@
 #ifndef COMMON_GO_H
 #define COMMON_GO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chan.h"
@@ -36,6 +37,17 @@ int go_with_at(const char *name, void (*fn)(ctx_t *ctx, int id, chan_t *ch), ctx
  * start a thread, so far: the server answers 503 for a request whose
  * handler met one, whatever the handler made of the error. */
 int go_start_failures(void);
+
+/* The stack each new thread gets: 256 KiB (times 4 under a sanitizer, whose
+ * frames are larger), with glibc's guard page below it, so that a thread
+ * that overruns it dies of SIGSEGV at once. Go's stacks grow; these do not,
+ * so a thread that needs more must ask before it is started. */
+enum { GO_STACK_SIZE = 256 * 1024 };
+
+/* Sets the stack size for threads started from now on, in bytes: from
+ * PTHREAD_STACK_MIN to 1 GiB. Returns 0, or EINVAL. */
+int go_set_stack_size(size_t bytes);
+size_t go_stack_size(void);
 
 /* How many threads started with go are still running fn. */
 int go_running(void);
