@@ -720,13 +720,15 @@ static void report_leftovers(struct server *srv)
 
 static const char usage_text[] =
     "usage: %s [--addr ADDR] [--port PORT] [--time-scale F] [--max-inflight N]\n"
-    "          [--no-threads]%s\n"
+    "          [--stack-size KIB] [--no-threads]%s\n"
     "\n"
     "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
     "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
     "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
     "  --max-inflight N answer 503 while N requests are in flight (限流; default: no limit)\n"
+    "  --stack-size KIB the stack of each thread the server starts, in KiB (default\n"
+    "                   256, 1024 under a sanitizer; 16 to 1048576)\n"
     "  --no-threads     answer /test with \"ok\" from the event loop, starting no\n"
     "                   thread: the baseline ./lab bench compares against\n"
     "%s"
@@ -761,12 +763,13 @@ static void parse_flags(int argc, char **argv, struct options *o)
             continue;
         }
         if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale") &&
-            strcmp(flag, "--max-inflight") && (!o->with_db || strcmp(flag, "--db")))
+            strcmp(flag, "--max-inflight") && strcmp(flag, "--stack-size") &&
+            (!o->with_db || strcmp(flag, "--db")))
             flag_usage_error(argv[0], usage, "unknown flag", flag);
         if (i + 1 >= argc)
             flag_usage_error(argv[0], usage, "missing value for", flag);
         const char *value = argv[++i];
-        long port;
+        long port, kib;
         if (strcmp(flag, "--addr") == 0) {
             o->addr = value;
         } else if (strcmp(flag, "--db") == 0) {
@@ -776,6 +779,9 @@ static void parse_flags(int argc, char **argv, struct options *o)
         } else if (strcmp(flag, "--max-inflight") == 0) {
             if (!flag_int(value, 1, 1000000, &o->max_inflight))
                 flag_usage_error(argv[0], usage, "--max-inflight takes 1 to 1000000", value);
+        } else if (strcmp(flag, "--stack-size") == 0) {
+            if (!flag_int(value, 16, 1 << 20, &kib) || go_set_stack_size((size_t)kib * 1024) != 0)
+                flag_usage_error(argv[0], usage, "--stack-size takes 16 to 1048576 (KiB)", value);
         } else if (strcmp(flag, "--port") == 0) {
             if (!flag_int(value, 0, 65535, &port))
                 flag_usage_error(argv[0], usage, "--port takes 0 to 65535", value);

@@ -431,6 +431,7 @@ START_TEST(bad_flags_print_usage_and_exit_2)
         { "--port", "abc" },      { "--port", "70000" },     { "--port", "" },
         { "--time-scale", "-1" }, { "--time-scale", "0" },   { "--time-scale", "fast" },
         { "--bogus", NULL },      { "--port", NULL },        { "--max-inflight", "0" },
+        { "--stack-size", "8" },  { "--stack-size", "1g" },  { "--stack-size", "2000000" },
     };
     char err[4096];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
