@@ -32,7 +32,7 @@
 struct ctx {
     pthread_mutex_t mu;
     atomic_int refs;
-    ctx_t *parent;              /* NULL under background; guarded by mu */
+    ctx_t *parent;              /* NULL under background; fixed at birth */
     ctx_t *children;            /* not cancelled yet; guarded by mu */
     ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
     bool in_parent;             /* guarded by parent->mu */
@@ -81,9 +81,10 @@ static void fd_fire(int fd)
  *
  * A deadline that has passed came first, whoever looks at it now: Go's timer
  * would have fired at the deadline, so the error is then ETIMEDOUT. Children
- * are cancelled after ctx's lock is dropped, each with a reference taken
- * while they were unlinked under it: no thread ever holds more than one
- * context's lock, however deep the tree. */
+ * are cancelled after ctx's lock is dropped, each kept alive by the list's
+ * hold on its done channel, which passes to this loop as they are unlinked
+ * under the lock: no thread ever holds more than one context's lock, however
+ * deep the tree. */
 static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
 {
     pthread_mutex_lock(&ctx->mu);

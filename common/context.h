@@ -66,8 +66,10 @@ ctx_t *ctx_ref(ctx_t *ctx);
 
 /* Drops a reference. NULL is ignored. After the last one ctx cannot be
  * used, but a ctx that was never cancelled stays in its parent, as in Go,
- * until the parent is cancelled: so cancel what you create. Its memory goes
- * when it is neither in a parent nor its done channel held. */
+ * until the parent is cancelled: so cancel what you create. (Unlike Go, a
+ * deadline alone does not take it out: it is applied only when someone
+ * looks.) Its memory goes once it is out of its parent and nobody holds its
+ * done channel; until then it holds its parent's memory too. */
 void ctx_release(ctx_t *ctx);
 
 /* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for

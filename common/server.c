@@ -175,6 +175,7 @@ static void maybe_finish_shutdown(struct server *srv)
 struct conn {
     struct server *srv;
     struct bufferevent *bev;
+    int fd;
     bool judged; /* the request line at the head of the input is judged */
     int status;  /* Go's answer to its version: 0 (serve it), 400 or 505 */
     bool owed;   /* a reply sent while stopping is not written yet */
@@ -215,21 +216,21 @@ static void judge_request_line(struct conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     size_t eol_len;
     struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-    char line[MAX_HEADERS];
-    if (c->judged || eol.pos < 0 || (size_t)eol.pos > sizeof line)
+    char line[MAX_HEADERS + 8];
+    if (c->judged || eol.pos < 0 || (size_t)eol.pos > MAX_HEADERS)
         return; /* not all here yet, or too long: evhttp answers that itself */
     size_t len = (size_t)eol.pos;
     evbuffer_copyout(in, line, len);
     char *v = version_in(line, len);
     c->status = v ? version_status(v, (size_t)(line + len - v)) : 0;
     c->judged = true;
-    if (c->status == 505 && v[5] > '1') {
-        /* evhttp refuses a major version above 1 with a bare 400 before any
-         * callback, where Go answers 505: let evhttp read the line as
-         * HTTP/1.1, and refused() answers for it. */
+    if (c->status) {
+        /* evhttp would answer some of these itself, with a bare 400 (and
+         * after a CONNECT keep the connection, the next line unjudged): let
+         * it read the line as HTTP/1.1, and refused() answers for it. */
         memcpy(v, "HTTP/1.1", 8);
         evbuffer_drain(in, len);
-        evbuffer_prepend(in, line, len);
+        evbuffer_prepend(in, line, (size_t)(v + 8 - line));
     }
 }
 
@@ -240,9 +241,8 @@ static void on_closed(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     struct conn *c = arg;
     struct server *srv = c->srv;
-    int fd = bufferevent_getfd(c->bev);
-    if (fd >= 0 && fd < nconns && conns[fd] == c)
-        conns[fd] = NULL;
+    if (conns[c->fd] == c)
+        conns[c->fd] = NULL;
     bool owed = c->owed;
     free(c);
     if (owed) {
@@ -274,8 +274,8 @@ static struct conn *conn_new(struct bufferevent *bev)
         return NULL;
     c->srv = serving;
     c->bev = bev;
-    free(conns[fd]); /* a record whose connection evhttp freed without a word */
-    conns[fd] = c;
+    c->fd = fd;
+    conns[fd] = c; /* the descriptor's last connection has gone (on_closed) */
     evhttp_connection_set_closecb(evcon, on_closed, c);
     return c;
 }
@@ -340,6 +340,7 @@ static void job_free(struct job *job)
         close(job->hangup_fd);
     if (job->reply)
         event_free(job->reply);
+    ctx_cancel(job->r.ctx); /* as net/http does, even when no handler ran */
     ctx_release(job->r.ctx);
     evhttp_clear_headers(&job->query);
     free(job->w.body);
@@ -516,7 +517,8 @@ static const char *refused(struct evhttp_request *req, int *status)
     const char *target = evhttp_request_get_uri(req);
     if (strchr(target, ' '))
         return "malformed request line: a space in the target";
-    if (target[0] != '/' && strncmp(target, "http://", 7) && strncmp(target, "https://", 8))
+    if (target[0] != '/' && strncmp(target, "http://", 7) && strncmp(target, "https://", 8) &&
+        evhttp_request_get_command(req) != EVHTTP_REQ_CONNECT)
         return "malformed request URI";
     const char *length = NULL;
     struct evkeyval *h;
@@ -898,6 +900,12 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     evhttp_set_max_body_size(srv.http, MAX_BODY);
     evhttp_set_timeout(srv.http, IDLE_TIMEOUT_S);
     evhttp_set_gencb(srv.http, on_request, &srv);
+    /* Every method reaches on_request, which answers as Go's ServeMux would
+     * (evhttp's own 501 would leave the next request's line unjudged). */
+    evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_bevcb(srv.http, on_connection, NULL);
     serving = &srv;
     if (!(srv.backoff = evtimer_new(srv.base, on_backoff_over, &srv)) ||

@@ -115,6 +115,13 @@ START_TEST(each_pipelined_request_is_judged_by_its_own_line)
           "GET /test HTTP/1.0\r\nHost: x\r\n\r\n", "200 200" },
         { "GET /test HTTP/1.1\r\nHost: x\r\n\r\nGET /test HTTP/1.1\r\nHost: x\r\n\r\n"
           "GET /test HTTP/1.1000000000000\r\nHost: x\r\n\r\n", "200 200 400" },
+        /* a method evhttp would answer itself, and keep the connection */
+        { "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /test HTTP/1.1000000000000\r\nHost: x\r\n\r\n", "404 400" },
+        { "CONNECT x:443 HTTP/1.10\r\nHost: x\r\n\r\n"
+          "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "400 404" },
+        { "OPTIONS /test HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /test HTTP/2.0\r\nHost: x\r\n\r\n", "405 505" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *r = exchange(&s, cases[i].requests);
