@@ -15,6 +15,7 @@
 #include "chan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,7 +31,10 @@
 #include "panic.h"
 
 enum { WAITING = -1, TIMED_OUT = -2 };
-enum { NOT_YET, DELIVERED, ASLEEP }; /* a waiter's futex word */
+/* A waiter's futex word: NOT_YET, then DELIVERED; or, while NOT_YET, ASLEEP
+ * on the word alone or ASLEEP_BELLS on the word and every case's channel's
+ * bell, which a close rings once for all its waiters. */
+enum { NOT_YET, DELIVERED, ASLEEP, ASLEEP_BELLS };
 
 struct waiter {
     atomic_int fired; /* WAITING, TIMED_OUT, or the index of the completed case */
@@ -61,6 +65,7 @@ struct chan {
     bool is_done;
     struct queue sendq, recvq;
     atomic_int refs;
+    atomic_int bell; /* a close adds one, then wakes every thread asleep on it */
     int blocked; /* threads with a case in sendq or recvq, for the census */
     int64_t wake_at;
     void (*wake)(void *arg);
@@ -133,16 +138,30 @@ static long futex(atomic_int *word, int op, int val, const struct timespec *at)
 /* Delivers the wake-ups wake_claimed queued; the caller holds no lock. Once
  * its word says DELIVERED a waiter may return and its stack be reused, so
  * nothing of it is read after; a late FUTEX_WAKE there is only a spurious
- * wake-up, which every futex wait here allows for. */
-static void flush_wakes(void)
+ * wake-up, which every futex wait here allows for. A close (bell set) wakes
+ * the waiters asleep on its bell with one system call, however many. */
+static void flush_wakes_ringing(chan_t *bell)
 {
+    bool ring = false;
     while (to_wake) {
         struct sudog *s = to_wake;
         to_wake = s->next;
         atomic_int *word = &s->w->word;
-        if (atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel) == ASLEEP)
+        int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
+        if (was == ASLEEP_BELLS && bell)
+            ring = true;
+        else if (was == ASLEEP || was == ASLEEP_BELLS)
             futex(word, FUTEX_WAKE_PRIVATE, 1, NULL);
     }
+    if (ring) {
+        atomic_fetch_add_explicit(&bell->bell, 1, memory_order_release);
+        futex(&bell->bell, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    }
+}
+
+static void flush_wakes(void)
+{
+    flush_wakes_ringing(NULL);
 }
 
 static char *slot(chan_t *ch, int i)
@@ -272,7 +291,7 @@ void chan_close_at(chan_t *ch, const char *file, int line)
     while ((s = claim_first(ch, &ch->sendq)) != NULL)
         wake_claimed(s, true);
     pthread_mutex_unlock(&ch->mu);
-    flush_wakes();
+    flush_wakes_ringing(ch); /* the closer's reference keeps ch alive */
 }
 
 /* Runs a wake that has come due; the caller holds no lock. */
@@ -429,7 +448,7 @@ static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *
  * per thread: a look that was answered stretches the next ones, one that was
  * not halves them, and now and then a full look finds out whether answers
  * have come back within reach. On one CPU nothing can answer a look. */
-enum { SPIN_MIN = 16, SPIN_MAX = 1 << 15, PROBE_EVERY = 256 };
+enum { SPIN_MIN = 16, SPIN_MAX = 1 << 15, PROBE_EVERY = 1024 };
 static _Thread_local int spin_budget = SPIN_MIN;
 static _Thread_local unsigned parks;
 static atomic_int cpus; /* 0: not counted yet */
@@ -460,24 +479,54 @@ static bool look(struct waiter *w)
     return false;
 }
 
+#ifndef FUTEX2_SIZE_U32
+#define FUTEX2_SIZE_U32 0x02 /* Linux 5.16's futex_waitv, older headers */
+#endif
+static atomic_bool no_waitv; /* the kernel said ENOSYS */
+
+/* Sleeps on w's word, and on the bells of the channels in sc unless there
+ * are too many or the kernel has no futex_waitv. Returns 0 when woken
+ * (perhaps spuriously), or -1 with errno (ETIMEDOUT, EAGAIN, EINTR). */
+static long sleep_on(struct waiter *w, struct scratch *sc, const struct timespec *at)
+{
+    struct futex_waitv v[1 + SMALL];
+    int n = 0;
+    if (sc->nlocks <= SMALL && !atomic_load_explicit(&no_waitv, memory_order_relaxed)) {
+        for (int i = 0; i < sc->nlocks; i++) {
+            atomic_int *bell = &sc->locks[i]->bell;
+            v[++n] = (struct futex_waitv){
+                .val = (uint32_t)atomic_load_explicit(bell, memory_order_acquire),
+                .uaddr = (uintptr_t)bell, .flags = FUTEX2_SIZE_U32 | FUTEX_PRIVATE_FLAG };
+        }
+    }
+    int asleep = n > 0 ? ASLEEP_BELLS : ASLEEP;
+    int was = atomic_load_explicit(&w->word, memory_order_acquire);
+    if (was == DELIVERED ||
+        (was != asleep && !atomic_compare_exchange_strong_explicit(
+                              &w->word, &was, asleep, memory_order_acq_rel, memory_order_acquire)))
+        return 0; /* delivered meanwhile: look again */
+    if (n == 0)
+        return futex(&w->word, FUTEX_WAIT_BITSET_PRIVATE, ASLEEP, at);
+    v[0] = (struct futex_waitv){ .val = ASLEEP_BELLS, .uaddr = (uintptr_t)&w->word,
+                                 .flags = FUTEX2_SIZE_U32 | FUTEX_PRIVATE_FLAG };
+    long rc = syscall(SYS_futex_waitv, v, n + 1, 0, at, CLOCK_MONOTONIC);
+    if (rc < 0 && errno == ENOSYS)
+        atomic_store_explicit(&no_waitv, true, memory_order_relaxed);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Sleeps until a case fires or the wake time passes, then claims the waiter
  * for the timeout if nothing fired first. It looks for a while first, for a
  * partner on another CPU. (No sched_yield for one on this CPU: beside a busy
  * process the yield gives the CPU away for a whole time slice.) */
-static void park(struct waiter *w, int64_t wake)
+static void park(struct waiter *w, struct scratch *sc, int64_t wake)
 {
     if (look(w))
         return;
     struct timespec at;
     deadline_to_timespec(wake, &at);
     while (!delivered(w)) {
-        int expect = NOT_YET;
-        atomic_compare_exchange_strong_explicit(&w->word, &expect, ASLEEP, memory_order_acq_rel,
-                                                memory_order_acquire);
-        if (expect == DELIVERED)
-            break;
-        long rc = futex(&w->word, FUTEX_WAIT_BITSET_PRIVATE, ASLEEP, wake < 0 ? NULL : &at);
-        if (rc == 0 || errno != ETIMEDOUT)
+        if (sleep_on(w, sc, wake < 0 ? NULL : &at) == 0 || errno != ETIMEDOUT)
             continue; /* woken, spuriously perhaps, or interrupted: look again */
         int waiting = WAITING;
         if (atomic_compare_exchange_strong_explicit(&w->fired, &waiting, TIMED_OUT,
@@ -520,7 +569,7 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
     unlock_all(sc);
 
     census_block(state, file, line, cases, n, deadline);
-    park(&w, wake);
+    park(&w, sc, wake);
     census_unblock();
 
     /* The case that fired was dequeued by whoever fired it, so its channel

@@ -2,7 +2,9 @@
  * thread, and what the primitives cost. Run by ./lab bench from an optimised
  * build; prints a table and writes CSV (section,name,value,unit).
  *
- *     bench BUILD_DIR CSV_FILE
+ *     bench BUILD_DIR CSV_FILE [floor]
+ *
+ * With "floor", only the floor section (floor.c) runs.
  *
  * Numbers, not assertions: nothing here passes or fails, and no ctest test
  * runs it.
@@ -28,6 +30,7 @@
 #include <netinet/in.h>
 
 #include "burst.h"
+#include "floor.h"
 #include "census.h"
 #include "chan.h"
 #include "clock.h"
@@ -55,6 +58,34 @@ static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+int64_t bench_now_ns(void)
+{
+    return now_ns();
+}
+
+FILE *bench_csv(void)
+{
+    return csv;
+}
+
+void bench_row(const char *section, const char *name, double value, const char *unit)
+{
+    row(section, name, value, unit);
+}
+
+struct spread bench_spread(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return (struct spread){ v[n / 2], v[0], v[n - 1] };
+}
+
+void bench_row_spread(const char *section, const char *name, struct spread s, const char *unit)
+{
+    printf("  %-58s %12.2f %s [%.2f-%.2f]\n", name, s.median, unit, s.min, s.max);
+    fprintf(csv, "%s,%s,%.3f,%s\n", section, name, s.median, unit);
+    fflush(stdout);
 }
 
 /* Median and p99 of n samples (sorted in place). */
@@ -440,8 +471,8 @@ static void print_machine(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE\n");
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "floor") != 0)) {
+        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE [floor]\n");
         return 2;
     }
     if (!(csv = fopen(argv[2], "w"))) {
@@ -451,6 +482,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(csv, "section,name,value,unit\n");
     print_machine();
+    bench_floor();
+    if (argc == 4)
+        return fclose(csv), 0;
     bench_channels();
     bench_cancellation();
     bench_hangup(argv[1]);

@@ -1,0 +1,345 @@
+/* The floor: the same shapes built from nothing but a futex word, or a mutex
+ * and condition variable, measured in the same run as the project's, so that
+ * each project figure reads as a multiple of what this machine allows.
+ *
+ * Ping-pong: two threads pass the turn back and forth; a round trip is two
+ * hand-overs. Run pinned to one CPU (every hand-over is a context switch),
+ * pinned to two (every hand-over may wake an idle CPU) and unpinned (either,
+ * as the scheduler likes: the figure is bimodal on a VM).
+ *
+ * Wake-all: n threads wait, one wake releases them all; the figure is the
+ * time from the wake to the last thread's return.
+ */
+#define _GNU_SOURCE
+#include "floor.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "chan.h"
+#include "context.h"
+#include "go.h"
+
+enum { REPS = 7 };
+
+static long futex(atomic_int *word, int op, int val)
+{
+    return syscall(SYS_futex, word, op, val, NULL, NULL, 0);
+}
+
+/* Waits until *word is no longer seen. */
+static void futex_wait_change(atomic_int *word, int seen)
+{
+    while (atomic_load_explicit(word, memory_order_acquire) == seen)
+        futex(word, FUTEX_WAIT_PRIVATE, seen);
+}
+
+static void futex_post(atomic_int *word, int value)
+{
+    atomic_store_explicit(word, value, memory_order_release);
+    futex(word, FUTEX_WAKE_PRIVATE, 1);
+}
+
+/* ---- where the two threads run ---- */
+
+static const char *place_names[] = { "pinned to one CPU", "pinned to two CPUs", "unpinned" };
+
+static void pin(enum place place, int who)
+{
+    if (place == UNPINNED)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(place == ONE_CPU ? 0 : who, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void unpin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < CPU_SETSIZE && i < sysconf(_SC_NPROCESSORS_ONLN); i++)
+        CPU_SET(i, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+/* ---- ping-pong, three ways ---- */
+
+enum kind { FUTEX, CONDVAR, SPIN, CHAN };
+
+struct pingpong {
+    enum kind kind;
+    enum place place;
+    int rounds;
+    atomic_int ping, pong;     /* FUTEX, SPIN: the round last passed */
+    pthread_mutex_t mu;        /* CONDVAR */
+    pthread_cond_t cond;
+    int turn;
+    chan_t *cping, *cpong;     /* CHAN */
+};
+
+static void *ponger(void *arg)
+{
+    struct pingpong *p = arg;
+    pin(p->place, 1);
+    for (int i = 1; i <= p->rounds; i++) {
+        switch (p->kind) {
+        case FUTEX:
+            futex_wait_change(&p->ping, i - 1);
+            futex_post(&p->pong, i);
+            break;
+        case SPIN:
+            while (atomic_load_explicit(&p->ping, memory_order_acquire) != i)
+                ;
+            atomic_store_explicit(&p->pong, i, memory_order_release);
+            break;
+        case CONDVAR:
+            pthread_mutex_lock(&p->mu);
+            while (p->turn != 2 * i - 1)
+                pthread_cond_wait(&p->cond, &p->mu);
+            p->turn++;
+            pthread_cond_broadcast(&p->cond);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        case CHAN:
+            chan_recv(p->cping, NULL);
+            chan_send(p->cpong, &i);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void go_ponger(void *arg)
+{
+    ponger(arg);
+}
+
+/* One sample: microseconds per round trip. */
+static double pingpong_once(enum kind kind, enum place place, int rounds)
+{
+    struct pingpong p = { .kind = kind, .place = place, .rounds = rounds };
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cond, NULL);
+    pthread_t t = 0;
+    if (kind == CHAN) {
+        p.cping = chan_make(sizeof(int), 0);
+        p.cpong = chan_make(sizeof(int), 0);
+        go("ponger", go_ponger, &p);
+    } else {
+        pthread_create(&t, NULL, ponger, &p);
+    }
+    pin(place, 0);
+    int64_t start = bench_now_ns();
+    for (int i = 1; i <= rounds; i++) {
+        switch (kind) {
+        case FUTEX:
+            futex_post(&p.ping, i);
+            futex_wait_change(&p.pong, i - 1);
+            break;
+        case SPIN:
+            atomic_store_explicit(&p.ping, i, memory_order_release);
+            while (atomic_load_explicit(&p.pong, memory_order_acquire) != i)
+                ;
+            break;
+        case CONDVAR:
+            pthread_mutex_lock(&p.mu);
+            p.turn++;
+            pthread_cond_broadcast(&p.cond);
+            while (p.turn != 2 * i)
+                pthread_cond_wait(&p.cond, &p.mu);
+            pthread_mutex_unlock(&p.mu);
+            break;
+        case CHAN:
+            chan_send(p.cping, &i);
+            chan_recv(p.cpong, NULL);
+            break;
+        }
+    }
+    double us = (double)(bench_now_ns() - start) / rounds / 1000;
+    unpin();
+    if (kind == CHAN) {
+        go_wait_all(-1);
+        chan_release(p.cping);
+        chan_release(p.cpong);
+    } else {
+        pthread_join(t, NULL);
+    }
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.mu);
+    return us;
+}
+
+/* Median, min and max of REPS samples, each of enough rounds to last about
+ * 50 ms at the speed of the first. */
+static struct spread pingpong(enum kind kind, enum place place)
+{
+    double first = pingpong_once(kind, place, 200);
+    int rounds = (int)(50000 / (first > 0.05 ? first : 0.05));
+    rounds = rounds < 200 ? 200 : rounds > 200000 ? 200000 : rounds;
+    double v[REPS];
+    for (int r = 0; r < REPS; r++)
+        v[r] = pingpong_once(kind, place, rounds);
+    return bench_spread(v, REPS);
+}
+
+/* ---- wake-all ---- */
+
+enum crowd_kind { CROWD_FUTEX, CROWD_THREAD_CTX, CROWD_GO_CTX };
+
+struct crowd {
+    enum crowd_kind kind;
+    atomic_int word, arrived, left;
+    ctx_t *ctx;
+    int64_t last_return;
+};
+
+static void crowd_member(struct crowd *c)
+{
+    atomic_fetch_add(&c->arrived, 1);
+    if (c->kind == CROWD_FUTEX)
+        futex_wait_change(&c->word, 0);
+    else
+        chan_recv(ctx_done(c->ctx), NULL);
+    if (atomic_fetch_sub(&c->left, 1) == 1) {
+        c->last_return = bench_now_ns();
+        futex_post(&c->word, 2); /* the last one tells the main thread */
+    }
+}
+
+static void *crowd_thread(void *arg)
+{
+    crowd_member(arg);
+    return NULL;
+}
+
+static void crowd_go(void *arg)
+{
+    crowd_member(arg);
+}
+
+/* One sample: ms from the wake to the last thread's return. The threads
+ * get go()'s stack size, so that only the wake differs. */
+static double wake_all_once(enum crowd_kind kind, int n)
+{
+    int base = census_threads_of(0);
+    struct crowd c = { .kind = kind, .ctx = ctx_with_cancel(ctx_background()) };
+    atomic_store(&c.left, n);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, go_stack_size());
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_t t;
+        int rc = kind == CROWD_GO_CTX ? go("crowd", crowd_go, &c)
+                                      : pthread_create(&t, &attr, crowd_thread, &c);
+        if (rc != 0)
+            break;
+        started++;
+    }
+    pthread_attr_destroy(&attr);
+    atomic_fetch_sub(&c.left, n - started);
+    while (atomic_load(&c.arrived) < started)
+        sched_yield();
+    /* Give the last arrivals time to go to sleep, not just to start. */
+    struct timespec settle = { 0, 2000000 + started * 20000L };
+    nanosleep(&settle, NULL);
+    int64_t start = bench_now_ns();
+    if (kind == CROWD_FUTEX) {
+        atomic_store(&c.word, 1);
+        futex(&c.word, FUTEX_WAKE_PRIVATE, INT_MAX);
+    } else {
+        ctx_cancel(c.ctx);
+    }
+    futex_wait_change(&c.word, kind == CROWD_FUTEX ? 1 : 0);
+    double ms = (double)(c.last_return - start) / 1e6;
+    /* The detached threads may still be exiting: let them go first. */
+    while (census_threads_of(0) > base)
+        sched_yield();
+    ctx_release(c.ctx);
+    return ms;
+}
+
+static struct spread wake_all(enum crowd_kind kind, int n)
+{
+    double v[REPS];
+    for (int r = 0; r < REPS; r++)
+        v[r] = wake_all_once(kind, n);
+    return bench_spread(v, REPS);
+}
+
+/* ---- the section ---- */
+
+static void pingpong_rows(enum place place, double *floor_us)
+{
+    struct spread f = pingpong(FUTEX, place), c = pingpong(CONDVAR, place),
+                  k = pingpong(CHAN, place);
+    char name[96];
+    snprintf(name, sizeof name, "ping-pong %s: raw futex", place_names[place]);
+    bench_row_spread("floor", name, f, "us");
+    snprintf(name, sizeof name, "ping-pong %s: mutex + condvar", place_names[place]);
+    bench_row_spread("floor", name, c, "us");
+    if (place == TWO_CPUS) {
+        struct spread s = pingpong(SPIN, place);
+        snprintf(name, sizeof name, "ping-pong %s: raw spin", place_names[place]);
+        bench_row_spread("floor", name, s, "us");
+    }
+    snprintf(name, sizeof name, "ping-pong %s: chan", place_names[place]);
+    bench_row_spread("floor", name, k, "us");
+    snprintf(name, sizeof name, "ping-pong %s: chan / raw futex", place_names[place]);
+    bench_row("floor", name, k.median / f.median, "x");
+    *floor_us = f.median;
+}
+
+void bench_floor(void)
+{
+    printf("\nthe floor: the same shapes from a bare futex or condvar (median [min-max] of %d)\n",
+           REPS);
+    double one = 0, two = 0, unpinned = 0;
+    pingpong_rows(ONE_CPU, &one);
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+        pingpong_rows(TWO_CPUS, &two);
+    pingpong_rows(UNPINNED, &unpinned);
+    if (two > 0) {
+        printf("  note: a futex round trip costs %.1f us on one CPU and %.1f us on two: waking\n"
+               "  an idle CPU costs about %.0f us here. Unpinned, this run's futex round trip\n"
+               "  (%.1f us) is in the %s mode.\n",
+               one, two, (two - one) / 2, unpinned,
+               unpinned > (one + two) / 2 ? "wake-an-idle-CPU" : "both-on-one-CPU");
+        fprintf(bench_csv(), "floor,idle CPU wake-up,%.3f,us\n", (two - one) / 2);
+    }
+    static const char *crowd_names[] = { "raw futex wake-all", "ctx_cancel, pthread_create threads",
+                                         "ctx_cancel, go() threads" };
+    int sizes[] = { 1000, 10000 };
+    for (int s = 0; s < 2; s++) {
+        struct spread v[3];
+        for (int k = 0; k < 3; k++) {
+            v[k] = wake_all((enum crowd_kind)k, sizes[s]);
+            char name[96];
+            snprintf(name, sizeof name, "%d threads woken, to the last return: %s", sizes[s],
+                     crowd_names[k]);
+            bench_row_spread("floor", name, v[k], "ms");
+        }
+        char name[96];
+        snprintf(name, sizeof name, "%d threads: ctx_cancel / raw wake-all (pthread, go)",
+                 sizes[s]);
+        printf("  %-58s %6.2f x %5.2f x\n", name, v[1].median / v[0].median,
+               v[2].median / v[0].median);
+        fprintf(bench_csv(), "floor,%d threads: pthread ctx_cancel / raw,%.3f,x\n", sizes[s],
+                v[1].median / v[0].median);
+        fprintf(bench_csv(), "floor,%d threads: go() ctx_cancel / raw,%.3f,x\n", sizes[s],
+                v[2].median / v[0].median);
+    }
+}

@@ -1,0 +1,23 @@
+/* What bench.c and floor.c share: the table's rows and the floor section. */
+#ifndef TESTS_BENCH_FLOOR_H
+#define TESTS_BENCH_FLOOR_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum place { ONE_CPU, TWO_CPUS, UNPINNED };
+
+struct spread {
+    double median, min, max;
+};
+
+int64_t bench_now_ns(void);
+FILE *bench_csv(void);
+struct spread bench_spread(double *v, int n);
+void bench_row(const char *section, const char *name, double value, const char *unit);
+void bench_row_spread(const char *section, const char *name, struct spread s, const char *unit);
+
+/* Ping-pong and wake-all, raw and the project's, with ratios. */
+void bench_floor(void);
+
+#endif
