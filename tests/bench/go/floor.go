@@ -1,0 +1,87 @@
+// Go's figures for the shapes ./lab bench measures in C, printed beside
+// them when go is installed (never needed to build or test). Goroutines
+// cannot be pinned: GOMAXPROCS=1 stands for "one CPU", 2 for "two CPUs".
+//
+//	go run floor.go
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const reps = 7
+
+func median(v []float64) (float64, float64, float64) {
+	sort.Float64s(v)
+	return v[len(v)/2], v[0], v[len(v)-1]
+}
+
+func row(name string, v []float64, unit string) {
+	m, lo, hi := median(v)
+	fmt.Printf("  %-58s %12.2f %s [%.2f-%.2f]\n", name, m, unit, lo, hi)
+}
+
+// Microseconds per round trip over two unbuffered channels.
+func pingPong(rounds int) float64 {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < rounds; i++ {
+			pong <- <-ping
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < rounds; i++ {
+		ping <- i
+		<-pong
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(rounds) / 1000
+}
+
+// Milliseconds from cancel to the last goroutine's return.
+func wakeAll(n int) float64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	var ready sync.WaitGroup
+	var left int64 = int64(n)
+	done := make(chan time.Time, 1)
+	ready.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			ready.Done()
+			<-ctx.Done()
+			if atomic.AddInt64(&left, -1) == 0 {
+				done <- time.Now()
+			}
+		}()
+	}
+	ready.Wait()
+	time.Sleep(time.Duration(2+n/50) * time.Millisecond) // let them block
+	start := time.Now()
+	cancel()
+	return float64((<-done).Sub(start).Nanoseconds()) / 1e6
+}
+
+func main() {
+	fmt.Printf("\nGo %s, for comparison (median [min-max] of %d)\n", runtime.Version(), reps)
+	for _, procs := range []int{1, 2} {
+		runtime.GOMAXPROCS(procs)
+		v := make([]float64, reps)
+		for r := range v {
+			v[r] = pingPong(100000)
+		}
+		row(fmt.Sprintf("Go ping-pong, GOMAXPROCS=%d", procs), v, "us")
+	}
+	runtime.GOMAXPROCS(runtime.NumCPU())
+	for _, n := range []int{1000, 10000} {
+		v := make([]float64, reps)
+		for r := range v {
+			v[r] = wakeAll(n)
+		}
+		row(fmt.Sprintf("Go: %d goroutines, cancel to the last return", n), v, "ms")
+	}
+}
