@@ -287,6 +287,59 @@ START_TEST(pseudo_random_send)
 }
 END_TEST
 
+/* A close wakes every thread waiting on its channel at once, whether the
+ * thread sleeps on the channel's bell (a select over few channels) or on
+ * its own word only (over many), and wakes no thread that waits elsewhere. */
+enum { WIDE = 6 };
+struct crowd {
+    chan_t *closing, *other[WIDE];
+    int width;
+    atomic_int woke;
+};
+
+static void wait_on_crowd(void *arg)
+{
+    struct crowd *c = arg;
+    struct chan_case cases[WIDE + 1];
+    cases[0] = chan_recv_case(c->closing, NULL);
+    for (int i = 1; i < c->width; i++)
+        cases[i] = chan_recv_case(c->other[i - 1], NULL);
+    if (chan_select(cases, c->width, -1) == 0 && !cases[0].ok)
+        atomic_fetch_add(&c->woke, 1);
+}
+
+static void wait_elsewhere(void *arg)
+{
+    chan_recv(((struct crowd *)arg)->other[0], NULL);
+}
+
+START_TEST(a_close_wakes_every_waiter_of_every_width_and_no_other)
+{
+    struct crowd c = { .closing = chan_make(sizeof(int), 0) };
+    for (int i = 0; i < WIDE; i++)
+        c.other[i] = chan_make(sizeof(int), 0);
+    const int widths[] = { 1, 2, 4, WIDE + 1 };
+    int n = 0;
+    for (int w = 0; w < 4; w++) {
+        c.width = widths[w];
+        for (int i = 0; i < 10; i++, n++)
+            ck_assert_int_eq(go("crowd", wait_on_crowd, &c), 0);
+        ck_assert(unit_blocked(n, "crowd", "select"));
+    }
+    ck_assert_int_eq(go("elsewhere", wait_elsewhere, &c), 0);
+    ck_assert(unit_blocked(1, "elsewhere", "chan_recv"));
+    chan_close(c.closing);
+    ck_assert(unit_blocked(0, "crowd", "select"));
+    ck_assert(unit_blocked(1, "elsewhere", "chan_recv"));
+    chan_close(c.other[0]);
+    ck_assert_int_eq(go_wait_all(deadline_after(5000)), 0);
+    ck_assert_int_eq(atomic_load(&c.woke), n);
+    chan_release(c.closing);
+    for (int i = 0; i < WIDE; i++)
+        chan_release(c.other[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("select");
@@ -303,5 +356,6 @@ int main(void)
     UNIT_ADD(s, select_over_many_channels_finds_the_ready_one);
     UNIT_ADD(s, a_select_send_meets_a_select_receive);
     UNIT_ADD(s, pseudo_random_send);
+    UNIT_ADD_TIMEOUT(s, a_close_wakes_every_waiter_of_every_width_and_no_other, 20);
     return unit_run(s);
 }
