@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -165,6 +166,9 @@ static void *trampoline(void *p)
  * glibc's cache of 40 MiB of stacks keeps a few hundred for reuse (a start
  * that misses it maps a fresh stack, and its exit unmaps one and flushes the
  * TLB of every CPU). A sanitizer's frames are larger. */
+#ifndef SLOWDOWN
+#define SLOWDOWN 1 /* CMakeLists.txt: 4 under a sanitizer */
+#endif
 static atomic_size_t stack_size = GO_STACK_SIZE * SLOWDOWN;
 
 int go_set_stack_size(size_t bytes)
@@ -221,7 +225,9 @@ int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, go_stack_size()); /* glibc's guard page stays */
+    if (pthread_attr_setstacksize(&attr, go_stack_size()) != 0)
+        fprintf(stderr, "go: stack size %zu refused; the default is used\n", go_stack_size());
+    /* glibc's guard page stays */
     pthread_t t;
     int rc = pthread_create(&t, &attr, trampoline, rec);
     pthread_attr_destroy(&attr);

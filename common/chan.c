@@ -4,7 +4,7 @@
  * A blocked thread owns one waiter (on its stack) with its own futex word, so
  * a send wakes exactly the receiver it hands its value to, never a crowd. A
  * select queues one entry per case on each channel; the first channel to
- * claim the waiter (an atomic swap of its `fired`) completes that case, and
+ * claim the waiter (a compare-and-swap of its `fired`) completes that case, and
  * the others skip the stale entries until the waiter removes them.
  *
  * The claimer copies the value under the channel's lock but wakes the waiter
@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ enum { NOT_YET, DELIVERED, ASLEEP, ASLEEP_BELLS };
 struct waiter {
     atomic_int fired; /* WAITING, TIMED_OUT, or the index of the completed case */
     bool closed;      /* the case completed because its channel was closed */
-    atomic_int word;  /* NOT_YET, DELIVERED, or ASLEEP (NOT_YET, and asleep) */
+    atomic_int word;  /* NOT_YET, DELIVERED, ASLEEP or ASLEEP_BELLS */
 };
 
 /* One case of a blocked thread, queued on its channel. */
@@ -105,7 +106,7 @@ static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
 
 /* Takes the first queued case whose thread is still waiting and claims that
  * thread for it, or returns NULL. Nobody else can claim it now, and it will
- * not leave before wake_claimed's wake-up is delivered. */
+ * not leave before flush_wakes delivers its wake-up. */
 static struct sudog *claim_first(chan_t *ch, struct queue *q)
 {
     struct sudog *s;
@@ -274,6 +275,7 @@ void chan_close_at(chan_t *ch, const char *file, int line)
 {
     if (!ch)
         go_panic("close of nil channel", file, line);
+    chan_ref(ch); /* a woken waiter may drop the last reference before the ring */
     pthread_mutex_lock(&ch->mu);
     if (ch->closed) {
         pthread_mutex_unlock(&ch->mu);
@@ -291,7 +293,8 @@ void chan_close_at(chan_t *ch, const char *file, int line)
     while ((s = claim_first(ch, &ch->sendq)) != NULL)
         wake_claimed(s, true);
     pthread_mutex_unlock(&ch->mu);
-    flush_wakes_ringing(ch); /* the closer's reference keeps ch alive */
+    flush_wakes_ringing(ch);
+    chan_release(ch);
 }
 
 /* Runs a wake that has come due; the caller holds no lock. */
@@ -444,7 +447,7 @@ static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *
 
 /* ---- parking ---- */
 
-/* How long a thread looks at its word before it yields and sleeps, learnt
+/* How long a thread looks at its word before it sleeps, learnt
  * per thread: a look that was answered stretches the next ones, one that was
  * not halves them, and now and then a full look finds out whether answers
  * have come back within reach. On one CPU nothing can answer a look. */
@@ -462,7 +465,8 @@ static bool look(struct waiter *w)
 {
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
-        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set; /* the CPUs this process may use, as first seen */
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
         atomic_store_explicit(&cpus, n > 0 ? n : 1, memory_order_relaxed);
     }
     if (n < 2)
@@ -480,12 +484,12 @@ static bool look(struct waiter *w)
 }
 
 #ifndef FUTEX2_SIZE_U32
-#define FUTEX2_SIZE_U32 0x02 /* Linux 5.16's futex_waitv, older headers */
+#define FUTEX2_SIZE_U32 0x02 /* not named by Linux 6.1's uapi headers */
 #endif
-static atomic_bool no_waitv; /* the kernel said ENOSYS */
+static atomic_bool no_waitv; /* futex_waitv failed (ENOSYS, or a seccomp filter) */
 
 /* Sleeps on w's word, and on the bells of the channels in sc unless there
- * are too many or the kernel has no futex_waitv. Returns 0 when woken
+ * are too many or futex_waitv cannot be used. Returns 0 when woken
  * (perhaps spuriously), or -1 with errno (ETIMEDOUT, EAGAIN, EINTR). */
 static long sleep_on(struct waiter *w, struct scratch *sc, const struct timespec *at)
 {
@@ -510,8 +514,12 @@ static long sleep_on(struct waiter *w, struct scratch *sc, const struct timespec
     v[0] = (struct futex_waitv){ .val = ASLEEP_BELLS, .uaddr = (uintptr_t)&w->word,
                                  .flags = FUTEX2_SIZE_U32 | FUTEX_PRIVATE_FLAG };
     long rc = syscall(SYS_futex_waitv, v, n + 1, 0, at, CLOCK_MONOTONIC);
-    if (rc < 0 && errno == ENOSYS)
+    if (rc < 0 && errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) {
+        /* ENOSYS, or EPERM from a seccomp filter: from now on, the word
+         * alone (a close then wakes each sleeper on its word) */
         atomic_store_explicit(&no_waitv, true, memory_order_relaxed);
+        errno = EAGAIN;
+    }
     return rc < 0 ? -1 : 0;
 }
 

@@ -101,9 +101,11 @@ static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
     ctx->children = NULL;
     for (ctx_t *child = children; child; child = child->next)
         child->in_parent = false;
-    chan_close(ctx->done);
     fd_fire(ctx->fd);
     pthread_mutex_unlock(&ctx->mu);
+    /* Closed outside the lock: the crowd it wakes asks ctx_err at once. Only
+     * the first cancel gets here, since err is set. */
+    chan_close(ctx->done);
 
     ctx_t *next;
     for (ctx_t *child = children; child; child = next) {
