@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -183,6 +185,8 @@ static double pingpong_once(enum kind kind, enum place place, int rounds)
 
 /* Median, min and max of REPS samples, each of enough rounds to last about
  * 50 ms at the speed of the first. */
+static double samples[CHAN + 1][UNPINNED + 1][REPS]; /* as measured, unsorted */
+
 static struct spread pingpong(enum kind kind, enum place place)
 {
     double first = pingpong_once(kind, place, 200);
@@ -190,8 +194,23 @@ static struct spread pingpong(enum kind kind, enum place place)
     rounds = rounds < 200 ? 200 : rounds > 200000 ? 200000 : rounds;
     double v[REPS];
     for (int r = 0; r < REPS; r++)
-        v[r] = pingpong_once(kind, place, rounds);
+        v[r] = samples[kind][place][r] = pingpong_once(kind, place, rounds);
     return bench_spread(v, REPS);
+}
+
+/* Which mode each unpinned sample of kind fell into: nearer (by ratio) the
+ * pinned-to-one-CPU median or the pinned-to-two one. */
+static void say_modes(enum kind kind, const char *what, double one, double two)
+{
+    int near_one = 0;
+    printf("  unpinned %s, sample by sample:", what);
+    for (int r = 0; r < REPS; r++) {
+        double x = samples[kind][UNPINNED][r];
+        bool one_cpu = fabs(log(x / one)) < fabs(log(x / two));
+        near_one += one_cpu;
+        printf(" %.2f (%s)", x, one_cpu ? "1" : "2");
+    }
+    printf("\n    %d of %d ran as if on one CPU, %d as on two\n", near_one, REPS, REPS - near_one);
 }
 
 /* ---- wake-all ---- */
@@ -282,6 +301,8 @@ static struct spread wake_all(enum crowd_kind kind, int n)
 
 /* ---- the section ---- */
 
+static double medians[CHAN + 1][UNPINNED + 1];
+
 static void pingpong_rows(enum place place, double *floor_us)
 {
     struct spread f = pingpong(FUTEX, place), c = pingpong(CONDVAR, place),
@@ -301,6 +322,8 @@ static void pingpong_rows(enum place place, double *floor_us)
     snprintf(name, sizeof name, "ping-pong %s: chan / raw futex", place_names[place]);
     bench_row("floor", name, k.median / f.median, "x");
     *floor_us = f.median;
+    medians[FUTEX][place] = f.median;
+    medians[CHAN][place] = k.median;
 }
 
 void bench_floor(void)
@@ -314,10 +337,11 @@ void bench_floor(void)
     pingpong_rows(UNPINNED, &unpinned);
     if (two > 0) {
         printf("  note: a futex round trip costs %.1f us on one CPU and %.1f us on two: waking\n"
-               "  an idle CPU costs about %.0f us here. Unpinned, this run's futex round trip\n"
-               "  (%.1f us) is in the %s mode.\n",
-               one, two, (two - one) / 2, unpinned,
-               unpinned > (one + two) / 2 ? "wake-an-idle-CPU" : "both-on-one-CPU");
+               "  an idle CPU costs about %.0f us here. Unpinned, the scheduler picks either\n"
+               "  (1: both on one CPU, 2: on two):\n",
+               one, two, (two - one) / 2);
+        say_modes(FUTEX, "raw futex", one, two);
+        say_modes(CHAN, "chan", medians[CHAN][ONE_CPU], medians[CHAN][TWO_CPUS]);
         fprintf(bench_csv(), "floor,idle CPU wake-up,%.3f,us\n", (two - one) / 2);
     }
     static const char *crowd_names[] = { "raw futex wake-all", "ctx_cancel, pthread_create threads",
