@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,8 +464,9 @@ static bool look(struct waiter *w)
 {
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
-        cpu_set_t set; /* the CPUs this process may use, as first seen */
-        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        /* Online CPUs, not this thread's mask: two threads pinned to one
+         * CPU each still answer each other within a look. */
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
         atomic_store_explicit(&cpus, n > 0 ? n : 1, memory_order_relaxed);
     }
     if (n < 2)
