@@ -138,9 +138,9 @@ static long futex(atomic_int *word, int op, int val, const struct timespec *at)
 /* Delivers the wake-ups wake_claimed queued; the caller holds no lock. Once
  * its word says DELIVERED a waiter may return and its stack be reused, so
  * nothing of it is read after; a late FUTEX_WAKE there is only a spurious
- * wake-up, which every futex wait here allows for. A close (bell set) wakes
+ * wake-up, which every futex wait here allows for. A close (closed set) wakes
  * the waiters asleep on its bell with one system call, however many. */
-static void flush_wakes_ringing(chan_t *bell)
+static void flush_wakes_ringing(chan_t *closed)
 {
     bool ring = false;
     while (to_wake) {
@@ -148,14 +148,14 @@ static void flush_wakes_ringing(chan_t *bell)
         to_wake = s->next;
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
-        if (was == ASLEEP_BELLS && bell)
+        if (was == ASLEEP_BELLS && closed)
             ring = true;
         else if (was == ASLEEP || was == ASLEEP_BELLS)
             futex(word, FUTEX_WAKE_PRIVATE, 1, NULL);
     }
     if (ring) {
-        atomic_fetch_add_explicit(&bell->bell, 1, memory_order_release);
-        futex(&bell->bell, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+        atomic_fetch_add_explicit(&closed->bell, 1, memory_order_release);
+        futex(&closed->bell, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
     }
 }
 

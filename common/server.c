@@ -185,12 +185,17 @@ static struct server *serving; /* for callbacks whose argument is evhttp's */
 static struct conn **conns;    /* by descriptor */
 static int nconns;
 
+/* The record of the connection whose buffer is bev, or NULL. */
+static struct conn *conn_at(struct bufferevent *bev)
+{
+    int fd = bev ? bufferevent_getfd(bev) : -1;
+    return fd >= 0 && fd < nconns && conns[fd] && conns[fd]->bev == bev ? conns[fd] : NULL;
+}
+
 static struct conn *conn_of(struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    int fd = bev ? bufferevent_getfd(bev) : -1;
-    return fd >= 0 && fd < nconns && conns[fd] && conns[fd]->bev == bev ? conns[fd] : NULL;
+    return conn_at(evcon ? evhttp_connection_get_bufferevent(evcon) : NULL);
 }
 
 /* What follows the second space of a request line, as Go's parser splits
@@ -286,9 +291,9 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
     struct bufferevent *bev = arg;
     if (info->n_added == 0)
         return;
-    int fd = bufferevent_getfd(bev);
-    struct conn *c = fd >= 0 && fd < nconns && conns[fd] && conns[fd]->bev == bev
-                         ? conns[fd] : conn_new(bev);
+    struct conn *c = conn_at(bev);
+    if (!c)
+        c = conn_new(bev);
     if (c)
         judge_request_line(c);
 }
@@ -514,9 +519,8 @@ static const char *refused(struct evhttp_request *req, int *status)
     if (*status == 505)
         return "unsupported protocol version";
     *status = 400;
+    /* (A space in the target left a version Go calls malformed, above.) */
     const char *target = evhttp_request_get_uri(req);
-    if (strchr(target, ' '))
-        return "malformed request line: a space in the target";
     if (target[0] != '/' && strncmp(target, "http://", 7) && strncmp(target, "https://", 8) &&
         evhttp_request_get_command(req) != EVHTTP_REQ_CONNECT)
         return "malformed request URI";
