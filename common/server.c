@@ -7,13 +7,15 @@
  * frees the job.
  *
  * evhttp stops reading a connection once a request's headers are in, so it
- * never sees the client hang up while a reply is pending. Each job therefore
- * watches a dup of the connection's socket, which cancels the request's
- * context when the client goes. A close or half-close shows as EV_CLOSED
- * (epoll's EPOLLRDHUP); a reset does not (libevent turns EPOLLERR into
- * EV_READ|EV_WRITE), so the watch is for EV_READ too, edge-triggered so that
- * a pipelined request's unread bytes wake it once, not in a loop. The dup is
- * the job's own: evhttp may close its descriptor whenever it likes.
+ * never sees the client hang up while a reply is pending. Each connection
+ * therefore has a watch on a dup of its socket, which cancels the context of
+ * the request in flight on it when the client goes. A close or half-close
+ * shows as EV_CLOSED (epoll's EPOLLRDHUP); a reset does not (libevent turns
+ * EPOLLERR into EV_READ|EV_WRITE), so the watch is for EV_READ too,
+ * edge-triggered so that a request's unread bytes wake it once, not in a
+ * loop. The dup is the watch's own: evhttp may close its descriptor whenever
+ * it likes. One watch per connection, not per request: on a keep-alive
+ * connection a request then costs no descriptor and no epoll_ctl.
  */
 #include "server.h"
 
@@ -94,8 +96,7 @@ struct job {
     struct response w;
     struct evkeyvalq query;
     struct event *reply;
-    struct event *hangup;
-    int hangup_fd;
+    struct conn *conn; /* whose watch cancels r.ctx; NULL once evhttp closed it */
 };
 
 /* ---- what handlers call ---- */
@@ -179,6 +180,10 @@ struct conn {
     bool judged; /* the request line at the head of the input is judged */
     int status;  /* Go's answer to its version: 0 (serve it), 400 or 505 */
     bool owed;   /* a reply sent while stopping is not written yet */
+    struct event *hangup; /* the watch, on hangup_fd */
+    int hangup_fd;
+    bool gone;       /* the client has closed, half-closed or reset */
+    struct job *job; /* the request in flight, or NULL */
 };
 
 static struct server *serving; /* for callbacks whose argument is evhttp's */
@@ -239,6 +244,30 @@ static void judge_request_line(struct conn *c)
     }
 }
 
+/* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
+ * or a read of 0), or reset the connection (an error, which reading here
+ * also clears). Bytes waiting to be read are a pipelined request, not a
+ * hang-up: they stay for evhttp. */
+static bool client_gone(evutil_socket_t fd, short what)
+{
+    if (what & EV_CLOSED)
+        return true;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void on_hangup(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (!client_gone(fd, what))
+        return;
+    event_del(c->hangup); /* a reset socket stays ready: stop watching it */
+    c->gone = true;
+    if (c->job)
+        ctx_cancel_cause(c->job->r.ctx, ECONNRESET);
+}
+
 /* evhttp frees a connection here, whether it was closed or its reply
  * written; a reply sent while stopping is then no longer owed. */
 static void on_closed(struct evhttp_connection *evcon, void *arg)
@@ -248,6 +277,14 @@ static void on_closed(struct evhttp_connection *evcon, void *arg)
     struct server *srv = c->srv;
     if (conns[c->fd] == c)
         conns[c->fd] = NULL;
+    if (c->job) { /* evhttp gave up on it (EOF, timeout): nobody is left to answer */
+        ctx_cancel_cause(c->job->r.ctx, ECONNRESET);
+        c->job->conn = NULL;
+    }
+    if (c->hangup)
+        event_free(c->hangup);
+    if (c->hangup_fd >= 0)
+        close(c->hangup_fd);
     bool owed = c->owed;
     free(c);
     if (owed) {
@@ -280,6 +317,14 @@ static struct conn *conn_new(struct bufferevent *bev)
     c->srv = serving;
     c->bev = bev;
     c->fd = fd;
+    c->hangup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (c->hangup_fd >= 0)
+        c->hangup = event_new(bufferevent_get_base(bev), c->hangup_fd,
+                              EV_CLOSED | EV_READ | EV_ET | EV_PERSIST, on_hangup, c);
+    if (c->hangup && event_add(c->hangup, NULL) < 0) {
+        event_free(c->hangup);
+        c->hangup = NULL; /* a request on it is refused: it could not be cancelled */
+    }
     conns[fd] = c; /* the descriptor's last connection has gone (on_closed) */
     evhttp_connection_set_closecb(evcon, on_closed, c);
     return c;
@@ -339,10 +384,8 @@ static void send_error(struct server *srv, struct evhttp_request *req, int statu
 
 static void job_free(struct job *job)
 {
-    if (job->hangup)
-        event_free(job->hangup);
-    if (job->hangup_fd >= 0)
-        close(job->hangup_fd);
+    if (job->conn)
+        job->conn->job = NULL;
     if (job->reply)
         event_free(job->reply);
     ctx_cancel(job->r.ctx); /* as net/http does, even when no handler ran */
@@ -362,28 +405,6 @@ static void on_reply(evutil_socket_t fd, short what, void *arg)
     job_free(job);
     srv->jobs--;
     maybe_finish_shutdown(srv);
-}
-
-/* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
- * or a read of 0), or reset the connection (an error, which reading here
- * also clears). Bytes waiting to be read are a pipelined request, not a
- * hang-up: they stay for evhttp. */
-static bool client_gone(evutil_socket_t fd, short what)
-{
-    if (what & EV_CLOSED)
-        return true;
-    char byte;
-    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-static void on_hangup(evutil_socket_t fd, short what, void *arg)
-{
-    struct job *job = arg;
-    if (!client_gone(fd, what))
-        return;
-    event_del(job->hangup); /* a reset socket stays ready: stop watching it */
-    ctx_cancel_cause(job->r.ctx, ECONNRESET);
 }
 
 /* ---- the request thread ---- */
@@ -410,23 +431,19 @@ static struct job *job_new(struct server *srv, struct evhttp_request *req)
         return NULL;
     job->srv = srv;
     job->req = req;
-    job->hangup_fd = -1;
     job->w.status = 200;
     job->r.query = &job->query;
     job->r.ctx = ctx_with_cancel(srv->ctx);
     job->reply = event_new(srv->base, -1, 0, on_reply, job);
-    struct bufferevent *bev =
-        evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd >= 0)
-        job->hangup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (job->hangup_fd >= 0)
-        job->hangup = event_new(srv->base, job->hangup_fd,
-                                EV_CLOSED | EV_READ | EV_ET | EV_PERSIST, on_hangup, job);
-    if (!job->r.ctx || !job->reply || !job->hangup || event_add(job->hangup, NULL) < 0) {
+    struct conn *c = conn_of(req);
+    if (!job->r.ctx || !job->reply || !c || !c->hangup) {
         job_free(job);
         return NULL;
     }
+    job->conn = c;
+    c->job = job;
+    if (c->gone) /* a pipelined request the client hung up after */
+        ctx_cancel_cause(job->r.ctx, ECONNRESET);
     return job;
 }
 
@@ -798,7 +815,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
     }
 }
 
-/* Every connection and every request's hang-up watch is a descriptor. */
+/* Every connection is two descriptors: its socket and its hang-up watch. */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;

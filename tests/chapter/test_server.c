@@ -298,6 +298,39 @@ START_TEST(a_half_close_cancels_the_request_within_10_ms)
 }
 END_TEST
 
+/* The hang-up watch belongs to the connection, not to its first request: a
+ * kept-alive connection whose second request is in flight is still watched.
+ * At scale 0.1 that request would end by itself 1 s on. */
+START_TEST(a_hang_up_cancels_the_second_request_of_a_kept_alive_connection)
+{
+    struct server s;
+    time_scale_set(0.1);
+    server_start(&s, server_path(), 0.1, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_ge(fd, 0);
+    size_t got = 0;
+    ssize_t n = 0;
+    while (!strstr(reply, "\r\n\r\nok") && got < sizeof reply - 1 &&
+           (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
+        got += (size_t)n;
+        reply[got] = '\0';
+    }
+    ck_assert_msg(status_of(reply) == 200 && strstr(reply, "\r\n\r\nok"), "first: %s", reply);
+    const char second[] = "GET /test HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(send(fd, second, sizeof second - 1, MSG_NOSIGNAL), sizeof second - 1);
+    int64_t at;
+    ck_assert_int_eq(threads_reach(s.pid, before + 2, deadline_after(5000), &at), before + 2);
+    int64_t start = now_ms();
+    hang_up(fd, HANGUP_CLOSE);
+    int bound = 100 * unit_slowdown();
+    int left = threads_reach(s.pid, before, start + bound, &at);
+    ck_assert_msg(left == before, "%d threads %d ms after the client left, %d before\n%s", left,
+                  bound, before, threads_dump(s.port));
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 /* CPU the server uses over the next second, in ms. */
 static long cpu_over_a_second(pid_t pid)
 {
@@ -495,6 +528,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, a_close_cancels_the_request_within_10_ms, 30);
     UNIT_ADD_TIMEOUT(s, a_reset_cancels_the_request_within_10_ms, 30);
     UNIT_ADD_TIMEOUT(s, a_half_close_cancels_the_request_within_10_ms, 30);
+    UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_second_request_of_a_kept_alive_connection, 30);
     UNIT_ADD_TIMEOUT(s, a_reset_connection_costs_no_cpu, 30);
     UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
     UNIT_ADD_TIMEOUT(s, accept_backs_off_when_descriptors_run_out, 30);
