@@ -1,5 +1,8 @@
 /* Chapter 01, fixed: the worker lives as long as the request.
  *
+ * Not in the article, which shows only the mistake; in Go the fix would
+ * read:
+ *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         done := make(chan struct{})
  *         go func() { slowWorker(r.Context()); close(done) }()
@@ -7,6 +10,14 @@
  *         case <-done:
  *             w.Write([]byte("ok"))
  *         case <-r.Context().Done():
+ *         }
+ *     }
+ *
+ *     func slowWorker(ctx context.Context) {
+ *         select {
+ *         case <-time.After(10 * time.Second):
+ *             fmt.Println("done")
+ *         case <-ctx.Done():
  *         }
  *     }
  *
@@ -20,19 +31,7 @@
 #include "go.h"
 #include "server.h"
 
-static void slowWorker(ctx_t *ctx, int id, chan_t *done)
-{
-    (void)id;
-    chan_t *timer = time_after(seconds(10));
-    struct chan_case cases[] = {
-        chan_recv_case(timer, NULL),
-        chan_recv_case(ctx_done(ctx), NULL),
-    };
-    if (chan_select(cases, 2, -1) == 0)
-        puts("done");
-    chan_close(done);
-    chan_release(timer);
-}
+static void slowWorker(ctx_t *ctx, int id, chan_t *done);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -49,6 +48,21 @@ static void handler(struct response *w, struct request *r)
     if (chan_select(cases, 2, -1) == 0)
         http_write(w, "ok");
     chan_release(done);
+}
+
+/* With close(done) from the go func: done is closed however it ends. */
+static void slowWorker(ctx_t *ctx, int id, chan_t *done)
+{
+    (void)id;
+    chan_t *timer = time_after(seconds(10));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0)
+        puts("done");
+    chan_close(done);
+    chan_release(timer);
 }
 
 int main(int argc, char **argv)

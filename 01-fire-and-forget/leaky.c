@@ -1,8 +1,13 @@
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -14,12 +19,7 @@
 #include "go.h"
 #include "server.h"
 
-static void slowWorker(void *arg)
-{
-    (void)arg;
-    time_sleep(seconds(10));
-    puts("done");
-}
+static void slowWorker(void *arg);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -29,6 +29,13 @@ static void handler(struct response *w, struct request *r)
         return;
     }
     http_write(w, "ok");
+}
+
+static void slowWorker(void *arg)
+{
+    (void)arg;
+    time_sleep(seconds(10));
+    puts("done");
 }
 
 int main(int argc, char **argv)

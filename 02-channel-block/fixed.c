@@ -1,5 +1,8 @@
 /* Chapter 02, fixed: room for the one value.
  *
+ * Not in the article, whose section 六 says only "有缓冲" (give it a
+ * buffer); in Go the fix would read:
+ *
  *     func worker() {
  *         ch := make(chan int, 1)
  *         go func() {
@@ -19,13 +22,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
-{
-    (void)ctx;
-    (void)id;
-    int one = 1;
-    chan_send(ch, &one);
-}
+static void send_one(ctx_t *ctx, int id, chan_t *ch);
 
 static int worker(void)
 {
@@ -38,6 +35,16 @@ static int worker(void)
     return err;
 }
 
+/* go func() { ch <- 1 }() */
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+/* Not in the article: the request that calls worker. */
 static void handler(struct response *w, struct request *r)
 {
     (void)r;

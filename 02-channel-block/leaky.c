@@ -18,13 +18,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
-{
-    (void)ctx;
-    (void)id;
-    int one = 1;
-    chan_send(ch, &one);
-}
+static void send_one(ctx_t *ctx, int id, chan_t *ch);
 
 static int worker(void)
 {
@@ -37,6 +31,16 @@ static int worker(void)
     return err;
 }
 
+/* go func() { ch <- 1 }() */
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+/* Not in the article: the request that calls worker. */
 static void handler(struct response *w, struct request *r)
 {
     (void)r;

@@ -1,11 +1,32 @@
-/* Chapter 05, fixed: a fan-out where one failure cancels the rest (section 五).
+/* Chapter 05, fixed: a fan-out where one failure cancels the rest (section
+ * 五, 完整安全版本: the article's complete program).
+ *
+ *     func main() {
+ *         http.HandleFunc("/test", handler)
+ *         http.ListenAndServe(":8080", nil)
+ *     }
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+ *         defer cancel()
+ *
+ *         err := process(ctx)
+ *         if err != nil {
+ *             http.Error(w, err.Error(), 500)
+ *             return
+ *         }
+ *
+ *         w.Write([]byte("success"))
+ *     }
  *
  *     func process(ctx context.Context) error {
  *         workerCount := 3
  *         errCh := make(chan error, workerCount)
+ *
  *         for i := 0; i < workerCount; i++ {
  *             go worker(ctx, i, errCh)
  *         }
+ *
  *         for i := 0; i < workerCount; i++ {
  *             select {
  *             case err := <-errCh:
@@ -16,14 +37,17 @@
  *                 return ctx.Err()
  *             }
  *         }
+ *
  *         return nil
  *     }
  *
  *     func worker(ctx context.Context, id int, errCh chan<- error) {
  *         select {
  *         case <-time.After(5 * time.Second):
+ *             fmt.Println("worker done:", id)
  *             errCh <- nil
  *         case <-ctx.Done():
+ *             fmt.Println("worker canceled:", id)
  *             return
  *         }
  *     }
@@ -33,7 +57,8 @@
  * (first error, deadline, or the client leaving) stops at once, and whoever
  * finishes later can still send without waiting.
  *
- * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ * Not in the article: GET /test?fail=N makes worker N (0 to 2) fail after
+ * 0.5 s (failingWorker), to show a failure cancelling the others.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +67,54 @@
 #include "go.h"
 #include "story.h"
 
+enum { workerCount = 3 }; /* workerCount := 3 */
+
+static void handler(struct response *w, struct request *r);
+static int process(ctx_t *ctx, long fail);
+static void worker(ctx_t *ctx, int id, chan_t *errCh);
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh);
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    long fail; /* the demo's ?fail=N */
+    if (!story_fail(r, w, workerCount, &fail))
+        return;
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
+
+    int err = ctx ? process(ctx, fail) : ENOMEM;
+    if (err)
+        http_error(w, ctx_err_text(err), 500);
+    else
+        http_write(w, "success");
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    chan_t *errCh = chan_make(sizeof(int), workerCount);
+    if (!errCh)
+        return ENOMEM;
+    int err = 0;
+    for (int i = 0; i < workerCount && !err; i++)
+        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
+
+    for (int i = 0; i < workerCount && !err; i++) {
+        struct chan_case cases[] = {
+            chan_recv_case(errCh, &err),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 1)
+            err = ctx_err(ctx);
+    }
+    chan_release(errCh);
+    return err;
+}
 
 static void worker(ctx_t *ctx, int id, chan_t *errCh)
 {
@@ -60,6 +133,7 @@ static void worker(ctx_t *ctx, int id, chan_t *errCh)
     chan_release(timer);
 }
 
+/* Not in the article: the worker ?fail=N picks, failing at 0.5 s. */
 static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
 {
     chan_t *timer = time_after(seconds(0.5));
@@ -73,35 +147,4 @@ static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
         chan_send(errCh, &err);
     }
     chan_release(timer);
-}
-
-static int process(ctx_t *ctx, long fail)
-{
-    chan_t *errCh = chan_make(sizeof(int), workerCount);
-    if (!errCh)
-        return ENOMEM;
-    int err = 0;
-    for (int i = 0; i < workerCount && !err; i++)
-        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
-    for (int i = 0; i < workerCount && !err; i++) {
-        struct chan_case cases[] = {
-            chan_recv_case(errCh, &err),
-            chan_recv_case(ctx_done(ctx), NULL),
-        };
-        if (chan_select(cases, 2, -1) == 1)
-            err = ctx_err(ctx);
-    }
-    chan_release(errCh);
-    return err;
-}
-
-/* Section 五's handler: 3 s for process, then 500 with its error. */
-static void handler(struct response *w, struct request *r)
-{
-    section5_handler(w, r, process);
-}
-
-int main(int argc, char **argv)
-{
-    return server_main(argc, argv, handler);
 }

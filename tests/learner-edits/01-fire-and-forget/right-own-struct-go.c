@@ -1,11 +1,16 @@
 /* learner edit: plain go() with a malloc'd struct holding ctx_ref/chan_ref; worker reports on a 1-slot channel, handler waits for it or the ctx
  * expect: pass
  */
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -24,28 +29,13 @@ struct job {
     chan_t *finished; /* capacity 1: the send never waits, even if the handler left */
 };
 
+static void slowWorker(void *arg);
+
 static void job_free(struct job *job)
 {
     chan_release(job->finished);
     ctx_release(job->ctx);
     free(job);
-}
-
-static void slowWorker(void *arg)
-{
-    struct job *job = arg;
-    chan_t *timer = time_after(seconds(10));
-    struct chan_case cases[] = {
-        chan_recv_case(timer, NULL),
-        chan_recv_case(ctx_done(job->ctx), NULL),
-    };
-    if (chan_select(cases, 2, -1) == 0) {
-        puts("done");
-        int ok = 1;
-        chan_send(job->finished, &ok);
-    }
-    chan_release(timer);
-    job_free(job);
 }
 
 static void handler(struct response *w, struct request *r)
@@ -72,6 +62,23 @@ static void handler(struct response *w, struct request *r)
     if (chan_select(cases, 2, -1) == 0)
         http_write(w, "ok");
     chan_release(finished);
+}
+
+static void slowWorker(void *arg)
+{
+    struct job *job = arg;
+    chan_t *timer = time_after(seconds(10));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(job->ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        puts("done");
+        int ok = 1;
+        chan_send(job->finished, &ok);
+    }
+    chan_release(timer);
+    job_free(job);
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,16 @@
 /* learner edit: no worker thread at all; the handler itself selects on time_after(10 s) and ctx_done(r->ctx), prints "done" and answers "ok"
  * expect: pass
  */
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -16,6 +21,14 @@
 #include "clock.h"
 #include "go.h"
 #include "server.h"
+
+static int slowWorker(ctx_t *ctx);
+
+static void handler(struct response *w, struct request *r)
+{
+    if (slowWorker(r->ctx))
+        http_write(w, "ok");
+}
 
 /* slowWorker(r.Context()), called in place: the request's thread does the work. */
 static int slowWorker(ctx_t *ctx)
@@ -30,12 +43,6 @@ static int slowWorker(ctx_t *ctx)
         puts("done");
     chan_release(timer);
     return finished;
-}
-
-static void handler(struct response *w, struct request *r)
-{
-    if (slowWorker(r->ctx))
-        http_write(w, "ok");
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,16 @@
 /* learner edit: handler waits on done or ctx_done, but the worker still time_sleep()s 10 s (not cancellable) and only checks ctx afterwards
  * expect: fail threads-left
  */
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -17,14 +22,7 @@
 #include "go.h"
 #include "server.h"
 
-static void slowWorker(ctx_t *ctx, int id, chan_t *done)
-{
-    (void)id;
-    time_sleep(seconds(10));
-    if (ctx_err(ctx) == 0) /* the client is still there */
-        puts("done");
-    chan_close(done);
-}
+static void slowWorker(ctx_t *ctx, int id, chan_t *done);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -41,6 +39,15 @@ static void handler(struct response *w, struct request *r)
     if (chan_select(cases, 2, -1) == 0)
         http_write(w, "ok");
     chan_release(done);
+}
+
+static void slowWorker(ctx_t *ctx, int id, chan_t *done)
+{
+    (void)id;
+    time_sleep(seconds(10));
+    if (ctx_err(ctx) == 0) /* the client is still there */
+        puts("done");
+    chan_close(done);
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,16 @@
 /* learner edit: fixed.c's shape, but time_after(seconds(10)) is written inline in the select case, so the timer is never released
  * expect: fail never-released
  */
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -17,17 +22,7 @@
 #include "go.h"
 #include "server.h"
 
-static void slowWorker(ctx_t *ctx, int id, chan_t *done)
-{
-    (void)id;
-    struct chan_case cases[] = {
-        chan_recv_case(time_after(seconds(10)), NULL),
-        chan_recv_case(ctx_done(ctx), NULL),
-    };
-    if (chan_select(cases, 2, -1) == 0)
-        puts("done");
-    chan_close(done);
-}
+static void slowWorker(ctx_t *ctx, int id, chan_t *done);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -44,6 +39,18 @@ static void handler(struct response *w, struct request *r)
     if (chan_select(cases, 2, -1) == 0)
         http_write(w, "ok");
     chan_release(done);
+}
+
+static void slowWorker(ctx_t *ctx, int id, chan_t *done)
+{
+    (void)id;
+    struct chan_case cases[] = {
+        chan_recv_case(time_after(seconds(10)), NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0)
+        puts("done");
+    chan_close(done);
 }
 
 int main(int argc, char **argv)

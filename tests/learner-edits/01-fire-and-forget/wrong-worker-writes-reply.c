@@ -1,11 +1,16 @@
 /* learner edit: the worker gets w and a ctx_ref and writes "ok" itself after 10 s; the handler returns at once, so the reply is an empty 200 and the work is cancelled
  * expect: fail behaviour
  */
-/* Chapter 01, leaky: fire and forget.
+/* Chapter 01, leaky: fire and forget (section 一).
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         go slowWorker()
  *         w.Write([]byte("ok"))
+ *     }
+ *
+ *     func slowWorker() {
+ *         time.Sleep(10 * time.Second)
+ *         fmt.Println("done")
  *     }
  *
  * The handler answers at once; the worker it started knows nothing of the
@@ -23,23 +28,7 @@ struct job {
     ctx_t *ctx;
 };
 
-/* The worker answers the client itself when the work is done. */
-static void slowWorker(void *arg)
-{
-    struct job *job = arg;
-    chan_t *timer = time_after(seconds(10));
-    struct chan_case cases[] = {
-        chan_recv_case(timer, NULL),
-        chan_recv_case(ctx_done(job->ctx), NULL),
-    };
-    if (chan_select(cases, 2, -1) == 0) {
-        puts("done");
-        http_write(job->w, "ok");
-    }
-    chan_release(timer);
-    ctx_release(job->ctx);
-    free(job);
-}
+static void slowWorker(void *arg);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -56,6 +45,24 @@ static void handler(struct response *w, struct request *r)
         http_error(w, "cannot start the worker", 503);
     }
     /* the worker writes the reply */
+}
+
+/* The worker answers the client itself when the work is done. */
+static void slowWorker(void *arg)
+{
+    struct job *job = arg;
+    chan_t *timer = time_after(seconds(10));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(job->ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        puts("done");
+        http_write(job->w, "ok");
+    }
+    chan_release(timer);
+    ctx_release(job->ctx);
+    free(job);
 }
 
 int main(int argc, char **argv)

@@ -21,14 +21,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
-{
-    (void)ctx;
-    (void)id;
-    int one = 1;
-    struct chan_case cases[] = { chan_send_case(ch, &one) };
-    chan_select(cases, 1, 0); /* nobody ready to receive: drop the value */
-}
+static void send_one(ctx_t *ctx, int id, chan_t *ch);
 
 static int worker(void)
 {
@@ -41,6 +34,17 @@ static int worker(void)
     return err;
 }
 
+/* go func() { ch <- 1 }() */
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    struct chan_case cases[] = { chan_send_case(ch, &one) };
+    chan_select(cases, 1, 0); /* nobody ready to receive: drop the value */
+}
+
+/* Not in the article: the request that calls worker. */
 static void handler(struct response *w, struct request *r)
 {
     (void)r;

@@ -21,13 +21,7 @@
 #include "go.h"
 #include "server.h"
 
-/* No context needed: a plain go() with the channel as its argument. */
-static void send_one(void *arg)
-{
-    chan_t *ch = arg;
-    int one = 1;
-    chan_send(ch, &one);
-}
+static void send_one(void *arg);
 
 static int worker(void)
 {
@@ -39,6 +33,15 @@ static int worker(void)
     return err;
 }
 
+/* No context needed: a plain go() with the channel as its argument. */
+static void send_one(void *arg)
+{
+    chan_t *ch = arg;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+/* Not in the article: the request that calls worker. */
 static void handler(struct response *w, struct request *r)
 {
     (void)r;

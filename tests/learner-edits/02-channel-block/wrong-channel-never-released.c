@@ -21,13 +21,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
-{
-    (void)ctx;
-    (void)id;
-    int one = 1;
-    chan_send(ch, &one);
-}
+static void send_one(ctx_t *ctx, int id, chan_t *ch);
 
 static int worker(void)
 {
@@ -38,6 +32,16 @@ static int worker(void)
     return go_with("sender", send_one, NULL, 0, ch);
 }
 
+/* go func() { ch <- 1 }() */
+static void send_one(ctx_t *ctx, int id, chan_t *ch)
+{
+    (void)ctx;
+    (void)id;
+    int one = 1;
+    chan_send(ch, &one);
+}
+
+/* Not in the article: the request that calls worker. */
 static void handler(struct response *w, struct request *r)
 {
     (void)r;

@@ -1,7 +1,7 @@
 /* learner edit: deleted the ctx = ctx_background() line: the query runs under the handler's context
  * expect: pass
  */
-/* Chapter 03, leaky: a query under context.Background().
+/* Chapter 03, leaky: a query under context.Background() (section 三).
  *
  *     func queryData() {
  *         ctx := context.Background() // ❌
@@ -14,10 +14,19 @@
  * the client hangs up first), but the query runs under a context nobody can
  * cancel: its thread waits on the socket for ever.
  */
+#include "clock.h"
 #include "db.h"
 #include "go.h"
 #include "story.h"
 
+static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+
+static int queryData(ctx_t *ctx, chan_t *resultCh)
+{
+    return go_with("query", run_query, ctx, 0, resultCh);
+}
+
+/* go func() { db.QueryContext(ctx, "SELECT ...") }(), its row sent on. */
 static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;
@@ -26,15 +35,40 @@ static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
         chan_send(resultCh, &row);
 }
 
-static int queryData(ctx_t *ctx, chan_t *resultCh)
-{
-    return go_with("query", run_query, ctx, 0, resultCh);
-}
-
-/* Section 四's handler: 2 s for the query, then 504. */
+/* Not in the article: section 三 shows queryData alone. Its caller is
+ * section 四's handler, in Go:
+ *
+ *     ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+ *     defer cancel()
+ *     resultCh := make(chan string, 1)
+ *     queryData(ctx, resultCh)
+ *     select {
+ *     case res := <-resultCh:
+ *         w.Write([]byte(res))
+ *     case <-ctx.Done():
+ *         http.Error(w, "timeout", http.StatusGatewayTimeout)
+ *     }
+ */
 static void handler(struct response *w, struct request *r)
 {
-    section4_handler(w, r, 1, queryData);
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
+    chan_t *resultCh = chan_make(sizeof(struct result), 1);
+    if (!ctx || !resultCh || queryData(ctx, resultCh) != 0) {
+        http_error(w, "cannot start the work", 503);
+    } else {
+        struct result res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res.text);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* learner edit: inlined section4_handler (2 s timeout from r->ctx, 1-slot resultCh, select, cancel, release) and dropped ctx_background
  * expect: pass
  */
-/* Chapter 03, leaky: a query under context.Background().
+/* Chapter 03, leaky: a query under context.Background() (section 三).
  *
  *     func queryData() {
  *         ctx := context.Background() // ❌
@@ -19,6 +19,9 @@
 #include "go.h"
 #include "story.h"
 
+static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+
+/* go func() { db.QueryContext(ctx, "SELECT ...") }(), its row sent on. */
 static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;

@@ -1,13 +1,10 @@
 /* learner edit: only the select (time_after vs ctx_done); resultCh left unbuffered; has a race (timer fires as ctx ends) no test reaches
  * expect: pass
  */
-/* note: the race the README's exercise 2 asks about: a worker whose timer
- * fires in the same instant its ctx ends would send on an unbuffered channel
- * that nobody receives any more, and block for ever. Here the worker watches
- * the handler's own ctx, which ends at 2 s (or at a hang-up), always well
- * before the 5 s timer: a cancelled worker returns without sending, so no
- * test's timing can reach the race. */
 /* Chapter 04, leaky: a timeout that only the handler obeys.
+ *
+ * Not in the article, which shows only the fixed handler; in Go the
+ * mistake it fixes would read:
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -36,6 +33,34 @@
 #include "go.h"
 #include "story.h"
 
+static void work(ctx_t *ctx, int id, chan_t *resultCh);
+
+/* Section 四's handler, with resultCh := make(chan string): no room. */
+static void handler(struct response *w, struct request *r)
+{
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
+
+    chan_t *resultCh = chan_make(sizeof(struct result), 0);
+
+    if (!ctx || !resultCh || go_with("worker", work, ctx, 0, resultCh) != 0) {
+        http_error(w, "cannot start the work", 503);
+    } else {
+        struct result res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res.text);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+/* go func(ctx context.Context) { ... }(ctx) */
 static void work(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;
@@ -49,17 +74,6 @@ static void work(ctx_t *ctx, int id, chan_t *resultCh)
         chan_send(resultCh, &res);
     }
     chan_release(timer);
-}
-
-static int start_worker(ctx_t *ctx, chan_t *resultCh)
-{
-    return go_with("worker", work, ctx, 0, resultCh);
-}
-
-/* Section 四's handler, with resultCh := make(chan string, 0). */
-static void handler(struct response *w, struct request *r)
-{
-    section4_handler(w, r, 0, start_worker);
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,9 @@
  */
 /* Chapter 04, leaky: a timeout that only the handler obeys.
  *
+ * Not in the article, which shows only the fixed handler; in Go the
+ * mistake it fixes would read:
+ *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
  *         defer cancel()
@@ -30,20 +33,7 @@
 #include "go.h"
 #include "story.h"
 
-static void work(ctx_t *ctx, int id, chan_t *resultCh)
-{
-    (void)id;
-    chan_t *timer = time_after(seconds(5));
-    struct chan_case cases[] = {
-        chan_recv_case(timer, NULL),
-        chan_recv_case(ctx_done(ctx), NULL),
-    };
-    if (chan_select(cases, 2, -1) == 0) {
-        struct result res = { "done" };
-        chan_send(resultCh, &res);
-    }
-    chan_release(timer);
-}
+static void work(ctx_t *ctx, int id, chan_t *resultCh);
 
 static void handler(struct response *w, struct request *r)
 {
@@ -64,6 +54,22 @@ static void handler(struct response *w, struct request *r)
     }
     chan_release(resultCh);
     ctx_cancel(ctx); /* defer cancel() */
+}
+
+/* go func(ctx context.Context) { ... }(ctx) */
+static void work(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        struct result res = { "done" };
+        chan_send(resultCh, &res);
+    }
+    chan_release(timer);
 }
 
 int main(int argc, char **argv)

@@ -3,12 +3,35 @@
  */
 /* Chapter 05, leaky: a fan-out that forgets the workers it started.
  *
+ * Not in the article, which shows only the fixed program; in Go the
+ * mistakes it fixes would read:
+ *
+ *     func main() {
+ *         http.HandleFunc("/test", handler)
+ *         http.ListenAndServe(":8080", nil)
+ *     }
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+ *         defer cancel()
+ *
+ *         err := process(ctx)
+ *         if err != nil {
+ *             http.Error(w, err.Error(), 500)
+ *             return
+ *         }
+ *
+ *         w.Write([]byte("success"))
+ *     }
+ *
  *     func process(ctx context.Context) error {
  *         workerCount := 3
  *         errCh := make(chan error)
+ *
  *         for i := 0; i < workerCount; i++ {
  *             go worker(ctx, i, errCh)
  *         }
+ *
  *         for i := 0; i < workerCount; i++ {
  *             select {
  *             case err := <-errCh:
@@ -19,11 +42,13 @@
  *                 return ctx.Err()
  *             }
  *         }
+ *
  *         return nil
  *     }
  *
  *     func worker(ctx context.Context, id int, errCh chan<- error) {
  *         time.Sleep(5 * time.Second)
+ *         fmt.Println("worker done:", id)
  *         errCh <- nil
  *     }
  *
@@ -32,7 +57,8 @@
  * has no room: whoever is still running when process returns works on to 5 s,
  * then blocks for ever on a send nobody will receive.
  *
- * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ * Not in the article: GET /test?fail=N makes worker N (0 to 2) fail after
+ * 0.5 s (failingWorker), to show a failure leaving the others behind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +67,54 @@
 #include "go.h"
 #include "story.h"
 
+enum { workerCount = 3 }; /* workerCount := 3 */
+
+static void handler(struct response *w, struct request *r);
+static int process(ctx_t *ctx, long fail);
+static void worker(ctx_t *ctx, int id, chan_t *errCh);
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh);
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    long fail; /* the demo's ?fail=N */
+    if (!story_fail(r, w, workerCount, &fail))
+        return;
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
+
+    int err = ctx ? process(ctx, fail) : ENOMEM;
+    if (err)
+        http_error(w, ctx_err_text(err), 500);
+    else
+        http_write(w, "success");
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    chan_t *errCh = chan_make(sizeof(int), 0);
+    if (!errCh)
+        return ENOMEM;
+    int err = 0;
+    for (int i = 0; i < workerCount && !err; i++)
+        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
+
+    for (int i = 0; i < workerCount && !err; i++) {
+        struct chan_case cases[] = {
+            chan_recv_case(errCh, &err),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 1)
+            err = ctx_err(ctx);
+    }
+    chan_release(errCh);
+    return err;
+}
 
 /* select { case errCh <- err: case <-ctx.Done(): }: a send that gives up too. */
 static void report(ctx_t *ctx, chan_t *errCh, int err)
@@ -68,6 +142,7 @@ static void worker(ctx_t *ctx, int id, chan_t *errCh)
     chan_release(timer);
 }
 
+/* Not in the article: the worker ?fail=N picks, failing at 0.5 s. */
 static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
 {
     chan_t *timer = time_after(seconds(0.5));
@@ -80,35 +155,4 @@ static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
         report(ctx, errCh, EIO);
     }
     chan_release(timer);
-}
-
-static int process(ctx_t *ctx, long fail)
-{
-    chan_t *errCh = chan_make(sizeof(int), 0);
-    if (!errCh)
-        return ENOMEM;
-    int err = 0;
-    for (int i = 0; i < workerCount && !err; i++)
-        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
-    for (int i = 0; i < workerCount && !err; i++) {
-        struct chan_case cases[] = {
-            chan_recv_case(errCh, &err),
-            chan_recv_case(ctx_done(ctx), NULL),
-        };
-        if (chan_select(cases, 2, -1) == 1)
-            err = ctx_err(ctx);
-    }
-    chan_release(errCh);
-    return err;
-}
-
-/* Section 五's handler: 3 s for process, then 500 with its error. */
-static void handler(struct response *w, struct request *r)
-{
-    section5_handler(w, r, process);
-}
-
-int main(int argc, char **argv)
-{
-    return server_main(argc, argv, handler);
 }

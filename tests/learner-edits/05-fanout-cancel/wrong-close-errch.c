@@ -3,12 +3,35 @@
  */
 /* Chapter 05, leaky: a fan-out that forgets the workers it started.
  *
+ * Not in the article, which shows only the fixed program; in Go the
+ * mistakes it fixes would read:
+ *
+ *     func main() {
+ *         http.HandleFunc("/test", handler)
+ *         http.ListenAndServe(":8080", nil)
+ *     }
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+ *         defer cancel()
+ *
+ *         err := process(ctx)
+ *         if err != nil {
+ *             http.Error(w, err.Error(), 500)
+ *             return
+ *         }
+ *
+ *         w.Write([]byte("success"))
+ *     }
+ *
  *     func process(ctx context.Context) error {
  *         workerCount := 3
  *         errCh := make(chan error)
+ *
  *         for i := 0; i < workerCount; i++ {
  *             go worker(ctx, i, errCh)
  *         }
+ *
  *         for i := 0; i < workerCount; i++ {
  *             select {
  *             case err := <-errCh:
@@ -19,11 +42,13 @@
  *                 return ctx.Err()
  *             }
  *         }
+ *
  *         return nil
  *     }
  *
  *     func worker(ctx context.Context, id int, errCh chan<- error) {
  *         time.Sleep(5 * time.Second)
+ *         fmt.Println("worker done:", id)
  *         errCh <- nil
  *     }
  *
@@ -32,7 +57,8 @@
  * has no room: whoever is still running when process returns works on to 5 s,
  * then blocks for ever on a send nobody will receive.
  *
- * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ * Not in the article: GET /test?fail=N makes worker N (0 to 2) fail after
+ * 0.5 s (failingWorker), to show a failure leaving the others behind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,23 +67,32 @@
 #include "go.h"
 #include "story.h"
 
+enum { workerCount = 3 }; /* workerCount := 3 */
 
-static void worker(ctx_t *ctx, int id, chan_t *errCh)
+static void handler(struct response *w, struct request *r);
+static int process(ctx_t *ctx, long fail);
+static void worker(ctx_t *ctx, int id, chan_t *errCh);
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh);
+
+int main(int argc, char **argv)
 {
-    (void)ctx;
-    time_sleep(seconds(5));
-    printf("worker done: %d\n", id);
-    int err = 0;
-    chan_send(errCh, &err);
+    return server_main(argc, argv, handler);
 }
 
-static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
+static void handler(struct response *w, struct request *r)
 {
-    (void)ctx;
-    time_sleep(seconds(0.5));
-    printf("worker failed: %d\n", id);
-    int err = EIO;
-    chan_send(errCh, &err);
+    long fail; /* the demo's ?fail=N */
+    if (!story_fail(r, w, workerCount, &fail))
+        return;
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
+
+    int err = ctx ? process(ctx, fail) : ENOMEM;
+    if (err)
+        http_error(w, ctx_err_text(err), 500);
+    else
+        http_write(w, "success");
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
 }
 
 static int process(ctx_t *ctx, long fail)
@@ -81,13 +116,21 @@ static int process(ctx_t *ctx, long fail)
     return err;
 }
 
-/* Section 五's handler: 3 s for process, then 500 with its error. */
-static void handler(struct response *w, struct request *r)
+static void worker(ctx_t *ctx, int id, chan_t *errCh)
 {
-    section5_handler(w, r, process);
+    (void)ctx;
+    time_sleep(seconds(5));
+    printf("worker done: %d\n", id);
+    int err = 0;
+    chan_send(errCh, &err);
 }
 
-int main(int argc, char **argv)
+/* Not in the article: the worker ?fail=N picks, failing at 0.5 s. */
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
 {
-    return server_main(argc, argv, handler);
+    (void)ctx;
+    time_sleep(seconds(0.5));
+    printf("worker failed: %d\n", id);
+    int err = EIO;
+    chan_send(errCh, &err);
 }

@@ -3,6 +3,21 @@
  */
 /* Chapter 06, leaky: the fan-out errgroup replaces, written by hand.
  *
+ * Not in the article; in Go it would read:
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+ *         defer cancel()
+ *
+ *         err := process(ctx)
+ *         if err != nil {
+ *             http.Error(w, err.Error(), 500)
+ *             return
+ *         }
+ *
+ *         w.Write([]byte("success"))
+ *     }
+ *
  *     func process(ctx context.Context) error {
  *         workerCount := 3
  *         errCh := make(chan error)
@@ -17,22 +32,69 @@
  *         return nil
  *     }
  *
+ *     func worker(ctx context.Context, id int) error {
+ *         select {
+ *         case <-time.After(5 * time.Second):
+ *             fmt.Println("worker done:", id)
+ *             return nil
+ *         case <-ctx.Done():
+ *             fmt.Println("worker canceled:", id)
+ *             return ctx.Err()
+ *         }
+ *     }
+ *
  * Chapter 05's lesson is learnt: every worker watches ctx. Yet when one fails
  * or ctx ends, process returns at the first error and nobody receives the
  * others': each of them blocks for ever on errCh. Hand-written fan-outs get
  * one of these wrong sooner or later: room in the channel, waiting for every
  * worker, cancelling the rest.
  *
- * GET /test?fail=N makes worker N (0 to 2) fail after 0.5 s.
+ * Not in the article: GET /test?fail=N makes worker N (0 to 2) fail after
+ * 0.5 s (failingWorker), to show a failure and what becomes of the others.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include "clock.h"
-#include "errgroup.h"
 #include "story.h"
+#include "errgroup.h"
+
+enum { workerCount = 3 }; /* workerCount := 3 */
 
 static int ids[workerCount] = { 0, 1, 2 };
+
+static int process(ctx_t *ctx, long fail);
+static int worker(ctx_t *ctx, void *arg);
+static int failingWorker(ctx_t *ctx, void *arg);
+
+static void handler(struct response *w, struct request *r)
+{
+    long fail; /* the demo's ?fail=N */
+    if (!story_fail(r, w, workerCount, &fail))
+        return;
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
+
+    int err = ctx ? process(ctx, fail) : ENOMEM;
+    if (err)
+        http_error(w, ctx_err_text(err), 500);
+    else
+        http_write(w, "success");
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    group_t *g = group_with_context(ctx, &ctx);
+    if (!g)
+        return ENOMEM;
+    group_set_limit(g, 1); /* at most one at a time */
+    for (int i = 0; i < workerCount; i++)
+        group_go(g, "worker", i == fail ? failingWorker : worker, &ids[i]);
+    int err = group_wait(g);
+    group_free(g);
+    return err;
+}
 
 /* The article's work: 5 s, unless ctx ends it first. */
 static int worker(ctx_t *ctx, void *arg)
@@ -49,6 +111,7 @@ static int worker(ctx_t *ctx, void *arg)
     return err;
 }
 
+/* Not in the article: the worker ?fail=N picks, failing at 0.5 s. */
 static int failingWorker(ctx_t *ctx, void *arg)
 {
     int id = *(int *)arg;
@@ -61,25 +124,6 @@ static int failingWorker(ctx_t *ctx, void *arg)
     printf("worker failed: %d\n", id);
     chan_release(timer);
     return err;
-}
-
-static int process(ctx_t *ctx, long fail)
-{
-    group_t *g = group_with_context(ctx, &ctx);
-    if (!g)
-        return ENOMEM;
-    group_set_limit(g, 1); /* at most one at a time */
-    for (int i = 0; i < workerCount; i++)
-        group_go(g, "worker", i == fail ? failingWorker : worker, &ids[i]);
-    int err = group_wait(g);
-    group_free(g);
-    return err;
-}
-
-/* Section 五's handler: 3 s for process, then 500 with its error. */
-static void handler(struct response *w, struct request *r)
-{
-    section5_handler(w, r, process);
 }
 
 int main(int argc, char **argv)
