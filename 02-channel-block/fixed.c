@@ -1,18 +1,21 @@
 /* Chapter 02, fixed: room for the one value.
  *
- * Not in the article, whose section 六 says only "有缓冲" (give it a
- * buffer); in Go the fix would read:
+ * Not in the article, whose section 六 gives the rule but not the code; in
+ * Go the fix would read:
  *
  *     func worker() {
  *         ch := make(chan int, 1)
+ *
  *         go func() {
  *             ch <- 1
  *         }()
- *         // 忘记接收 (forgot to receive)
+ *
+ *         // 忘记接收
  *     }
  *
- * "channel 必须：有缓冲，或保证一定被消费" (a channel must have a buffer, or be
- * sure to be drained). With room for its one value the send completes at
+ * (忘记接收: forgot to receive.)
+ * Section 六: "channel 必须：有缓冲；或保证一定被消费" (a channel must have a
+ * buffer, or be sure to be drained). With room for its one value the send completes at
  * once, the sender returns, and the last reference frees the channel with
  * the value still in it.
  */

@@ -3,14 +3,16 @@
  * Not in the article, which shows only the mistake; in Go the fix would
  * read:
  *
- *     func queryData(ctx context.Context) {
+ *     func queryData(ctx context.Context, resultCh chan<- string) {
  *         go func() {
- *             db.QueryContext(ctx, "SELECT ...")
+ *             if row, err := query(ctx, "SELECT ..."); err == nil {
+ *                 resultCh <- row
+ *             }
  *         }()
  *     }
  *
- * "永远不要在请求链里使用 context.Background()" (never use Background inside a
- * request). The query's context is the handler's: derived from the request,
+ * Section 六: "永远不要使用 context.Background() 在请求链里" (never use
+ * Background inside a request). The query's context is the handler's: derived from the request,
  * with the 2 s timeout. When the handler gives up or the client hangs up, the
  * query's wait ends too; its thread closes its socket and returns.
  */
@@ -26,7 +28,7 @@ static int queryData(ctx_t *ctx, chan_t *resultCh)
     return go_with("query", run_query, ctx, 0, resultCh);
 }
 
-/* go func() { db.QueryContext(ctx, "SELECT ...") }(), its row sent on. */
+/* The go func: the query, under ctx, and its row sent on resultCh. */
 static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;

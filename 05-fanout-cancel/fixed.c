@@ -1,5 +1,6 @@
 /* Chapter 05, fixed: a fan-out where one failure cancels the rest (section
- * 五, 完整安全版本: the article's complete program).
+ * 五, 完整安全版本: the article's complete program, but for its package and
+ * import lines).
  *
  *     func main() {
  *         http.HandleFunc("/test", handler)

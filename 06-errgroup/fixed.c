@@ -2,16 +2,20 @@
  *
  * The article shows errgroup on one task:
  *
+ *     import "golang.org/x/sync/errgroup"
+ *
  *     g, ctx := errgroup.WithContext(ctx)
+ *
  *     g.Go(func() error {
  *         return doSomething(ctx)
  *     })
+ *
  *     if err := g.Wait(); err != nil {
  *         return err
  *     }
  *
- * Not in the article: the same applied to section 五's three workers, which
- * in Go would read:
+ * The handler below is section 五's. Not in the article: errgroup applied to
+ * section 五's three workers, process and worker, which in Go would read:
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -47,7 +51,7 @@
  *         }
  *     }
  *
- * "自动取消，自动回收，代码更干净" (cancels for you, collects for you, cleaner
+ * "自动取消 / 自动回收 / 代码更干净" (cancels for you, collects for you, cleaner
  * code). The first error cancels the group's context, so the other workers
  * stop; Wait returns only when every worker has returned, so none is left
  * behind; the limit bounds how many run at once, however many there are.
@@ -64,6 +68,8 @@
 
 enum { workerCount = 3 }; /* workerCount := 3 */
 
+/* Each worker's id, passed as the void * a worker takes (Go's closure
+ * would capture i): static, because they must outlive process. */
 static int ids[workerCount] = { 0, 1, 2 };
 
 static int process(ctx_t *ctx, long fail);
@@ -99,17 +105,23 @@ static int process(ctx_t *ctx, long fail)
     return err;
 }
 
-/* The article's work: 5 s, unless ctx ends it first. */
+/* 5 s of work, unless ctx ends it first. */
 static int worker(ctx_t *ctx, void *arg)
 {
     int id = *(int *)arg;
+    int err;
     chan_t *timer = time_after(seconds(5));
     struct chan_case cases[] = {
         chan_recv_case(timer, NULL),
         chan_recv_case(ctx_done(ctx), NULL),
     };
-    int err = chan_select(cases, 2, -1) == 0 ? 0 : ctx_err(ctx);
-    printf("worker %s: %d\n", err ? "canceled" : "done", id);
+    if (chan_select(cases, 2, -1) == 0) {
+        printf("worker done: %d\n", id);
+        err = 0;
+    } else {
+        printf("worker canceled: %d\n", id);
+        err = ctx_err(ctx);
+    }
     chan_release(timer);
     return err;
 }

@@ -496,8 +496,12 @@ void census_dump(FILE *out)
         fprintf(out, "%6d %-15s %-9s", r->count, r->name, state_name(r->state));
         if (r->file)
             fprintf(out, " at %s:%d", r->file, r->line);
-        if (r->state != CENSUS_RUNNING)
+        /* In the story's seconds, as every other duration the chapters name. */
+        if (r->state != CENSUS_RUNNING && time_scale() == 1)
             fprintf(out, ", blocked %.1fs..%.1fs", r->min_ms / 1000.0, r->max_ms / 1000.0);
+        else if (r->state != CENSUS_RUNNING)
+            fprintf(out, ", blocked %.1fs..%.1fs of the story", r->min_ms / 1000.0 / time_scale(),
+                    r->max_ms / 1000.0 / time_scale());
         if (r->leaked)
             fprintf(out, ", leaked");
         fputc('\n', out);

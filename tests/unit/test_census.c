@@ -113,6 +113,35 @@ START_TEST(dump_groups_threads_blocked_at_the_same_place)
 }
 END_TEST
 
+/* The dump's "blocked" times are story seconds, as every duration the
+ * chapters name: at scale 0.5, 200 ms on the clock are 0.4 s of the story. */
+START_TEST(blocked_times_in_the_dump_are_story_seconds)
+{
+    time_scale_set(0.5);
+    chan_t *gate = chan_make(1, 0);
+    go("gated", wait_at_gate, chan_ref(gate));
+    ck_assert(unit_blocked(1, "gated", "chan_recv"));
+    int64_t since = now_ms();
+    while (now_ms() - since < 200)
+        ck_assert(unit_blocked(1, "gated", "chan_recv"));
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    census_dump(f);
+    fclose(f);
+    const char *at = strstr(text, ", blocked ");
+    double lo = 0, hi = 0;
+    ck_assert_msg(at && sscanf(at, ", blocked %lfs..%lfs of the story", &lo, &hi) == 2,
+                  "dump: %s", text);
+    ck_assert_msg(lo >= 0.4 && hi >= lo, "blocked %.1f..%.1f story seconds after 200 ms at "
+                  "scale 0.5; dump: %s", lo, hi, text);
+    free(text);
+    chan_close(gate);
+    chan_release(gate);
+    time_scale_set(1);
+}
+END_TEST
+
 static void send_one(void *arg)
 {
     chan_t *ch = arg;
@@ -293,6 +322,7 @@ int main(void)
     UNIT_ADD(s, settle_gives_up_at_its_deadline);
     UNIT_ADD(s, go_gives_the_thread_its_name_in_the_kernel);
     UNIT_ADD(s, dump_groups_threads_blocked_at_the_same_place);
+    UNIT_ADD(s, blocked_times_in_the_dump_are_story_seconds);
     UNIT_ADD(s, a_sender_on_a_channel_its_creator_released_is_leaked);
     UNIT_ADD(s, waiting_on_a_context_or_a_timer_is_never_leaked);
     UNIT_ADD(s, go_wait_all_waits_for_every_go_thread);

@@ -1,16 +1,19 @@
 /* learner edit: capacity 1, and swapped go_with for plain go() passing ch without chan_ref: worker's chan_release frees it before the sender sends
  * expect: fail use-after-free
  */
-/* Chapter 02, leaky: a send nobody receives.
+/* Chapter 02, leaky: a send nobody receives (section 二).
  *
  *     func worker() {
  *         ch := make(chan int)
+ *
  *         go func() {
  *             ch <- 1
  *         }()
- *         // 忘记接收 (forgot to receive)
+ *
+ *         // 忘记接收
  *     }
  *
+ * (忘记接收: forgot to receive.)
  * The channel has no room, so the send waits for a receiver that never
  * comes. When worker returns, the sender holds the only reference left: the
  * census marks it leaked.

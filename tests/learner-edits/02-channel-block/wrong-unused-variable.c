@@ -1,16 +1,19 @@
 /* learner edit: received in worker() with chan_recv(ch, NULL) but left the "int v;" it first wrote: unused variable
  * expect: fail warning
  */
-/* Chapter 02, leaky: a send nobody receives.
+/* Chapter 02, leaky: a send nobody receives (section 二).
  *
  *     func worker() {
  *         ch := make(chan int)
+ *
  *         go func() {
  *             ch <- 1
  *         }()
- *         // 忘记接收 (forgot to receive)
+ *
+ *         // 忘记接收
  *     }
  *
+ * (忘记接收: forgot to receive.)
  * The channel has no room, so the send waits for a receiver that never
  * comes. When worker returns, the sender holds the only reference left: the
  * census marks it leaked.

@@ -4,9 +4,24 @@
 /* Chapter 03, leaky: a query under context.Background() (section 三).
  *
  *     func queryData() {
- *         ctx := context.Background() // ❌
+ *         ctx := context.Background() // ❌ 错误
+ *
  *         go func() {
  *             db.QueryContext(ctx, "SELECT ...")
+ *         }()
+ *     }
+ *
+ * The article's queryData is called with nothing and returns nothing. Here
+ * it is handed what its caller, the handler below, has: the request's ctx,
+ * which the ❌ line throws away, and resultCh, where the row would go. Not in
+ * the article; in Go that would read:
+ *
+ *     func queryData(ctx context.Context, resultCh chan<- string) {
+ *         ctx = context.Background() // ❌
+ *         go func() {
+ *             if row, err := query(ctx, "SELECT ..."); err == nil {
+ *                 resultCh <- row
+ *             }
  *         }()
  *     }
  *
@@ -31,7 +46,7 @@ static int queryData(ctx_t *ctx, chan_t *resultCh)
     return go_with("query", run_query, qctx, 0, resultCh);
 }
 
-/* go func() { db.QueryContext(ctx, "SELECT ...") }(), its row sent on. */
+/* The go func: the query, under ctx, and its row sent on resultCh. */
 static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
 {
     (void)id;

@@ -1,4 +1,4 @@
-/* learner edit: inlined section4_handler with the article's pattern, but wrote only ctx_cancel(ctx) for "defer cancel()": ctx_with_timeout's ctx is never released
+/* learner edit: the article's pattern, but wrote only ctx_cancel(ctx) for "defer cancel()": ctx_with_timeout's ctx is never released
  * expect: fail never-released
  */
 /* Chapter 04, leaky: a timeout that only the handler obeys.

@@ -3,8 +3,9 @@
  */
 /* Chapter 05, leaky: a fan-out that forgets the workers it started.
  *
- * Not in the article, which shows only the fixed program; in Go the
- * mistakes it fixes would read:
+ * main and the handler are section 五's. Not in the article, which shows only
+ * the fixed program: process and worker as they would read in Go before the
+ * fix:
  *
  *     func main() {
  *         http.HandleFunc("/test", handler)

@@ -3,7 +3,8 @@
  */
 /* Chapter 06, leaky: the fan-out errgroup replaces, written by hand.
  *
- * Not in the article; in Go it would read:
+ * The handler is section 五's. Not in the article: process and worker, the
+ * fan-out written by hand, which in Go would read:
  *
  *     func handler(w http.ResponseWriter, r *http.Request) {
  *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -61,6 +62,8 @@
 
 enum { workerCount = 3 }; /* workerCount := 3 */
 
+/* Each worker's id, passed as the void * a worker takes (Go's closure
+ * would capture i): static, because they must outlive process. */
 static int ids[workerCount] = { 0, 1, 2 };
 
 static int process(ctx_t *ctx, long fail);
@@ -96,17 +99,23 @@ static int process(ctx_t *ctx, long fail)
     return err;
 }
 
-/* The article's work: 5 s, unless ctx ends it first. */
+/* 5 s of work, unless ctx ends it first. */
 static int worker(ctx_t *ctx, void *arg)
 {
     int id = *(int *)arg;
+    int err;
     chan_t *timer = time_after(seconds(5));
     struct chan_case cases[] = {
         chan_recv_case(timer, NULL),
         chan_recv_case(ctx_done(ctx), NULL),
     };
-    int err = chan_select(cases, 2, -1) == 0 ? 0 : ctx_err(ctx);
-    printf("worker %s: %d\n", err ? "canceled" : "done", id);
+    if (chan_select(cases, 2, -1) == 0) {
+        printf("worker done: %d\n", id);
+        err = 0;
+    } else {
+        printf("worker canceled: %d\n", id);
+        err = ctx_err(ctx);
+    }
     chan_release(timer);
     return err;
 }
