@@ -62,10 +62,6 @@
 
 enum { workerCount = 3 }; /* workerCount := 3 */
 
-/* Each worker's id, passed as the void * a worker takes (Go's closure
- * would capture i): static, because they must outlive process. */
-static int ids[workerCount] = { 0, 1, 2 };
-
 static int process(ctx_t *ctx, long fail);
 static int worker(ctx_t *ctx, void *arg);
 static int failingWorker(ctx_t *ctx, void *arg);
