@@ -343,11 +343,15 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
         judge_request_line(c);
 }
 
-/* Each connection's buffer, as evhttp would make it, watched. */
+/* Each connection's buffer, watched. It owns the socket (CLOSE_ON_FREE):
+ * evhttp, left to close it, does so while the buffer's events may still be
+ * in epoll (it frees a connection from inside the buffer's own callback,
+ * whose events go only when the callback returns), so epoll_ctl would run on
+ * a closed descriptor that another thread's socket() may have reused. */
 static struct bufferevent *on_connection(struct event_base *base, void *arg)
 {
     (void)arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev)
         evbuffer_add_cb(bufferevent_get_input(bev), on_input, bev);
     return bev;

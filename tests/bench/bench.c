@@ -301,20 +301,6 @@ static void stop_server(struct server *p)
 }
 
 /* VmRSS of pid in kB. */
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atol(line + 6);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 struct peak {
     pid_t pid;
     atomic_int max;
@@ -444,11 +430,11 @@ static void bench_leak_cost(const char *build)
     snprintf(path, sizeof path, "%s/02-channel-block/leaky", build);
     if (start_server(&p, path, 1, NULL) == 0) {
         int t0 = census_threads_of(p.pid);
-        long r0 = rss_kb(p.pid);
+        long r0 = proc_rss_kb(p.pid);
         fire(p.port, 1000, 100, -1);
         settle(p.pid, t0 + 1000);
         int t1 = census_threads_of(p.pid);
-        long r1 = rss_kb(p.pid);
+        long r1 = proc_rss_kb(p.pid);
         row("leak", "02 leaky: threads added by 1000 requests", t1 - t0, "threads");
         row("leak", "02 leaky: RSS added per 1000 leaked threads", (r1 - r0) / 1024.0, "MiB");
         stop_server(&p);
@@ -456,17 +442,17 @@ static void bench_leak_cost(const char *build)
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
     if (start_server(&p, path, 0.001, NULL) == 0) {
         int t0 = census_threads_of(p.pid);
-        long cold = rss_kb(p.pid);
+        long cold = proc_rss_kb(p.pid);
         fire(p.port, 1000, 500, -1);
         settle(p.pid, t0);
-        long warm = rss_kb(p.pid);
+        long warm = proc_rss_kb(p.pid);
         struct peak pk = { .pid = p.pid };
         go("peak", watch_peak, &pk);
         fire(p.port, 10000, 500, -1);
         atomic_store(&pk.stop, true);
         go_wait_all(-1);
         settle(p.pid, t0);
-        long after = rss_kb(p.pid);
+        long after = proc_rss_kb(p.pid);
         row("leak", "04 fixed: RSS at start", cold / 1024.0, "MiB");
         row("leak", "04 fixed: RSS after a first 1000 requests (500 at once)", warm / 1024.0,
             "MiB");

@@ -87,6 +87,10 @@ void hang_up(int fd, enum hangup how);
  * /proc/PID/stat; -1 if it cannot be read. */
 long proc_cpu_ms(pid_t pid);
 
+/* Resident memory of the process (VmRSS in /proc/PID/status), in KiB; -1 if
+ * it cannot be read. */
+long proc_rss_kb(pid_t pid);
+
 /* Polls the kernel's thread count of pid every half millisecond until it
  * equals want or the deadline (clock.h) passes; returns the last count and
  * sets *at to the time (now_ms) it was read. For measuring how fast threads

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -111,10 +112,18 @@ static void on_hangup(evutil_socket_t fd, short what, void *arg)
     end_call(call);
 }
 
+/* The connection's buffer owns its socket, as in common/server.c (see
+ * on_connection there): freed from inside its own callback, evhttp would
+ * close the socket before the buffer's events left epoll. */
 static struct evhttp_connection *connect_to(struct run *run)
 {
+    struct bufferevent *bev = bufferevent_socket_new(run->base, -1, BEV_OPT_CLOSE_ON_FREE);
     struct evhttp_connection *evcon =
-        evhttp_connection_base_new(run->base, NULL, run->b->host, (ev_uint16_t)run->b->port);
+        bev ? evhttp_connection_base_bufferevent_new(run->base, NULL, bev, run->b->host,
+                                                     (ev_uint16_t)run->b->port)
+            : NULL;
+    if (bev && !evcon)
+        bufferevent_free(bev);
     if (evcon) {
         struct timeval tv = { run->b->timeout_ms / 1000, run->b->timeout_ms % 1000 * 1000 };
         evhttp_connection_set_timeout_tv(evcon, &tv);

@@ -1,0 +1,86 @@
+// The dashboard in a real browser: headless Chromium (Debian's), driven over
+// the DevTools protocol by puppeteer-core. Presses the page's own buttons
+// and reads the page's own numbers, as a trainer's room would see them.
+//
+//     node browser-test.mjs URL SCREENSHOT.png
+//
+// Exits 0 when the burst raised leaky by 270 threads or more and fixed came
+// back to where it started, the incident ran, and the chapter switcher
+// switched; otherwise 1, saying what the page showed.
+import puppeteer from 'puppeteer-core';
+
+const [url, shot] = process.argv.slice(2);
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--window-size=1280,720'],
+});
+let failed = false;
+function fail(why) { console.error('FAIL: ' + why); failed = true; }
+
+async function number(page, id) {
+  const t = await page.$eval('#' + id, (e) => e.textContent);
+  return /^\d+$/.test(t) ? Number(t) : NaN;
+}
+
+// Polls cond(page) until it holds or ms pass; returns whether it held.
+async function until(page, cond, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond(page)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 720 });
+  await page.goto(url, { waitUntil: 'load' });
+  if (!await until(page, async (p) => !isNaN(await number(p, 'leaky-threads')), 10000))
+    throw new Error('no thread count on the page after 10 s');
+  const leaky0 = await number(page, 'leaky-threads');
+  const fixed0 = await number(page, 'fixed-threads');
+  console.log(`before the burst: leaky ${leaky0}, fixed ${fixed0}`);
+
+  await page.click('#burst');
+  let peak = leaky0;
+  const rose = await until(page, async (p) => {
+    peak = Math.max(peak, await number(p, 'leaky-threads'));
+    return peak >= leaky0 + 270;
+  }, 20000);
+  if (!rose) fail(`leaky rose to ${peak} only (from ${leaky0}; 270 more expected)`);
+  const back = await until(page, async (p) =>
+    await number(p, 'fixed-threads') === fixed0 &&
+    (await p.$eval('#results', (e) => e.textContent)).startsWith('burst: leaky'), 20000);
+  const fixed1 = await number(page, 'fixed-threads');
+  if (!back) fail(`fixed shows ${fixed1} threads after the burst, ${fixed0} before`);
+  const leaky1 = await number(page, 'leaky-threads');
+  console.log(`after the burst: leaky ${leaky1} (peak ${peak}), fixed ${fixed1}`);
+  console.log('  ' + await page.$eval('#results', (e) => e.textContent));
+  if (shot) await page.screenshot({ path: shot });
+
+  await page.click('#incident');
+  const running = await until(page, (p) => p.$eval('#incident', (e) => e.disabled), 5000);
+  if (!running) fail('the incident button never showed its load running');
+  const done = await until(page, async (p) =>
+    /incident: leaky:.* fixed:.*\d+ ×\d+/.test(await p.$eval('#results', (e) => e.textContent)), 90000);
+  const results = await page.$eval('#results', (e) => e.textContent);
+  if (!done) fail('the incident did not report what each server answered: ' + results);
+  const leaky2 = await number(page, 'leaky-threads');
+  if (!(leaky2 > leaky1)) fail(`the incident left leaky at ${leaky2} threads, ${leaky1} before it`);
+  console.log(`after the incident: leaky ${leaky2}, fixed ${await number(page, 'fixed-threads')}`);
+  console.log('  ' + results.split('\n').filter((l) => l.startsWith('incident')).join(''));
+
+  await page.select('#chapter', '02');
+  const switched = await until(page, async (p) =>
+    (await p.$eval('#status', (e) => e.textContent)).startsWith('02-channel-block · live') &&
+    await number(p, 'leaky-threads') < 10, 20000);
+  if (!switched) fail('the chapter switcher did not bring up chapter 02: ' +
+                      await page.$eval('#status', (e) => e.textContent));
+} catch (e) {
+  fail(e.message);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

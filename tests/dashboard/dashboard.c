@@ -1,0 +1,720 @@
+/* dashboard: the page a trainer projects (./lab dashboard NN).
+ *
+ * Runs chapter NN's leaky and fixed servers side by side and serves, on
+ * 127.0.0.1, a static page (tests/dashboard/page) and a small JSON API:
+ *
+ *     GET  /api/state?since=SEQ   samples after SEQ (kernel thread counts, CPU,
+ *                                 RSS, ten a second), markers, both dumps, and
+ *                                 what each button last did
+ *     POST /api/burst             the article's burst: 100 clients hang up at 1 s
+ *     POST /api/patient           one client that waits for its answer, per side
+ *     POST /api/incident          section 七's sustained load: 20 requests a second
+ *                                 for 30 s of the story, clients patient
+ *     POST /api/chapter?nn=NN     stop both servers, start chapter NN's
+ *
+ * The loop thread only copies state under a mutex: sampling, the load and
+ * starting or stopping servers run on threads of their own, as in the
+ * chapters' servers.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+
+#include "burst.h"
+#include "census.h"
+#include "clock.h"
+#include "flags.h"
+#include "go.h"
+#include "proc.h"
+
+enum {
+    SAMPLE_MS = 100,          /* ten samples a second */
+    DUMP_EVERY = 5,           /* a dump every half second */
+    MAX_SAMPLES = 6000,       /* ten minutes */
+    MAX_MARKERS = 64,
+    DUMP_SIZE = 16384,
+    BURST_REQUESTS = 100,
+    INCIDENT_RATE = 20,       /* requests a second of the story */
+    INCIDENT_SECONDS = 30,
+};
+
+static const char usage[] =
+    "usage: dashboard [--chapter NN] [--build DIR] [--page DIR] [--port PORT]\n"
+    "                 [--time-scale F]\n"
+    "\n"
+    "Serves the live page of chapter NN's leaky and fixed servers on 127.0.0.1.\n"
+    "  --chapter NN    the chapter to start with, 01 to 06 (default 05)\n"
+    "  --build DIR     where the chapters' servers are built (default build)\n"
+    "  --page DIR      the page's files (default: the source tree's)\n"
+    "  --port PORT     port to listen on, 0 picks a free one (default 8090)\n"
+    "  --time-scale F  the servers' and the load's time scale, 0 < F <= 10 (default 0.5)\n";
+
+struct sample {
+    long seq;
+    double t; /* seconds of the story since the chapter started */
+    int threads[2];
+    double cpu[2]; /* CPU used over the last sample, in % of one CPU */
+    long rss_kb[2];
+};
+
+struct marker {
+    double t;
+    char label[48];
+};
+
+struct action {
+    bool running;
+    char result[512];
+};
+
+static const char *const kinds[2] = { "leaky", "fixed" };
+
+static struct {
+    pthread_mutex_t mu;
+    const char *build;
+    char page[512];
+    double scale;
+    char dir[64];          /* the chapter's folder, "05-fanout-cancel" */
+    struct server srv[2];  /* leaky, fixed */
+    bool up;               /* both servers run */
+    bool switching;
+    int64_t t0;            /* now_ms when the chapter started */
+    struct sample samples[MAX_SAMPLES];
+    long seq;              /* samples taken since the start */
+    struct marker markers[MAX_MARKERS];
+    int nmarkers;
+    char dump[2][DUMP_SIZE];
+    struct action burst, patient, incident;
+    char error[256];       /* why the last chapter did not start */
+} d = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static atomic_bool stopping;
+
+static double story_now(void)
+{
+    return (double)(now_ms() - d.t0) / 1000.0 / d.scale;
+}
+
+static void mark(const char *label, double t)
+{
+    pthread_mutex_lock(&d.mu);
+    if (d.nmarkers < MAX_MARKERS) {
+        struct marker *m = &d.markers[d.nmarkers++];
+        m->t = t;
+        snprintf(m->label, sizeof m->label, "%s", label);
+    }
+    pthread_mutex_unlock(&d.mu);
+}
+
+/* ---- chapters ---- */
+
+static bool chapter_dir(int nn, char *dir, size_t size)
+{
+    static const char *const dirs[] = { "01-fire-and-forget", "02-channel-block",
+                                        "03-background-ctx", "04-timeout-fix",
+                                        "05-fanout-cancel", "06-errgroup" };
+    if (nn < 1 || nn > 6)
+        return false;
+    snprintf(dir, size, "%s", dirs[nn - 1]);
+    return true;
+}
+
+/* Called with d.switching set and the servers down. */
+static void start_chapter(const char *dir)
+{
+    struct server srv[2];
+    char error[sizeof d.error] = "";
+    int started = 0;
+    for (int k = 0; k < 2; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s/%s", d.build, dir, kinds[k]);
+        if (server_spawn(&srv[k], path, d.scale, NULL, NULL) != 0) {
+            snprintf(error, sizeof error, "%s/%s/%s did not start (is it built?)", d.build,
+                     dir, kinds[k]);
+            break;
+        }
+        started++;
+    }
+    if (started < 2) {
+        for (int k = 0; k < started; k++)
+            server_stop(&srv[k], SIGTERM, 2000);
+    }
+    pthread_mutex_lock(&d.mu);
+    snprintf(d.dir, sizeof d.dir, "%s", dir);
+    snprintf(d.error, sizeof d.error, "%s", error);
+    if (started == 2) {
+        d.srv[0] = srv[0];
+        d.srv[1] = srv[1];
+        d.up = true;
+    }
+    d.t0 = now_ms();
+    d.nmarkers = 0;
+    d.dump[0][0] = d.dump[1][0] = '\0';
+    d.burst = d.patient = d.incident = (struct action){ 0 };
+    d.switching = false;
+    pthread_mutex_unlock(&d.mu);
+}
+
+static void stop_chapter(void)
+{
+    pthread_mutex_lock(&d.mu);
+    bool up = d.up;
+    struct server srv[2] = { d.srv[0], d.srv[1] };
+    d.up = false;
+    pthread_mutex_unlock(&d.mu);
+    if (!up)
+        return;
+    for (int k = 0; k < 2; k++) {
+        server_stop(&srv[k], SIGTERM, 2000);
+        server_cleanup(&srv[k]);
+    }
+}
+
+static void switch_chapter(void *arg)
+{
+    char *dir = arg;
+    stop_chapter();
+    start_chapter(dir);
+    free(dir);
+}
+
+/* ---- sampling ---- */
+
+static void fetch_dump(int port, char *out)
+{
+    static const char request[] = "GET /debug/threads HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    char reply[DUMP_SIZE];
+    raw_exchange(port, request, sizeof request - 1, reply, sizeof reply);
+    char *body = strstr(reply, "\r\n\r\n");
+    snprintf(out, DUMP_SIZE, "%s", body ? body + 4 : "(no answer)");
+}
+
+static void sampler(void *arg)
+{
+    (void)arg;
+    long cpu_before[2] = { -1, -1 };
+    int64_t at_before = now_ms();
+    for (long n = 0; !atomic_load(&stopping); n++) {
+        pthread_mutex_lock(&d.mu);
+        bool up = d.up;
+        pid_t pid[2] = { d.srv[0].pid, d.srv[1].pid };
+        int port[2] = { d.srv[0].port, d.srv[1].port };
+        pthread_mutex_unlock(&d.mu);
+        if (up) {
+            struct sample s;
+            int64_t at = now_ms();
+            for (int k = 0; k < 2; k++) {
+                long cpu = proc_cpu_ms(pid[k]);
+                s.threads[k] = census_threads_of(pid[k]);
+                s.rss_kb[k] = proc_rss_kb(pid[k]);
+                s.cpu[k] = cpu_before[k] >= 0 && at > at_before
+                               ? 100.0 * (double)(cpu - cpu_before[k]) / (double)(at - at_before)
+                               : 0;
+                cpu_before[k] = cpu;
+            }
+            at_before = at;
+            char dump[2][DUMP_SIZE];
+            bool dumped = n % DUMP_EVERY == 0;
+            for (int k = 0; dumped && k < 2; k++)
+                fetch_dump(port[k], dump[k]);
+            pthread_mutex_lock(&d.mu);
+            if (d.up && d.srv[0].pid == pid[0]) {
+                s.t = story_now();
+                s.seq = ++d.seq;
+                d.samples[s.seq % MAX_SAMPLES] = s;
+                for (int k = 0; dumped && k < 2; k++)
+                    memcpy(d.dump[k], dump[k], DUMP_SIZE);
+            }
+            pthread_mutex_unlock(&d.mu);
+        } else {
+            cpu_before[0] = cpu_before[1] = -1;
+        }
+        struct timespec period = { 0, SAMPLE_MS * 1000000L };
+        nanosleep(&period, NULL); /* the sampling period, not a wait for anything */
+    }
+}
+
+/* ---- the buttons ---- */
+
+struct side_load {
+    struct burst b;
+    struct burst_result r;
+};
+
+static void *run_side(void *arg)
+{
+    struct side_load *s = arg;
+    if (burst_run(&s->b, &s->r) != 0)
+        s->r.failed = s->b.requests;
+    return NULL;
+}
+
+/* fn(arg[0]) and fn(arg[1]) at once, joined: the two sides of one button. */
+static void both(void *(*fn)(void *), void *arg0, void *arg1)
+{
+    pthread_t t;
+    bool started = pthread_create(&t, NULL, fn, arg0) == 0;
+    if (!started)
+        fn(arg0);
+    fn(arg1);
+    if (started)
+        pthread_join(t, NULL);
+}
+
+/* What a status means in the article's story, for the people watching. */
+static const char *meaning(int status)
+{
+    switch (status) {
+    case 200: return "answered";
+    case 500: return "process's error: 5 s of work under a 3 s deadline";
+    case 503: return "refused: no room for another request";
+    case 504: return "timeout: the handler's 2 s ran out";
+    default: return "";
+    }
+}
+
+static void describe(char *out, size_t size, const char *kind, const struct burst_result *r)
+{
+    size_t n = (size_t)snprintf(out, size, "%s:", kind);
+    for (int st = 0; st < BURST_MAX_STATUS && n < size; st++)
+        if (r->status[st])
+            n += (size_t)snprintf(out + n, size - n, " %d ×%d (%s);", st, r->status[st],
+                                  meaning(st));
+    if (r->hung_up && n < size)
+        n += (size_t)snprintf(out + n, size - n, " %d hung up;", r->hung_up);
+    if (r->failed && n < size)
+        snprintf(out + n, size - n, " %d failed;", r->failed);
+}
+
+/* The same load at both servers at once; ends the action with what each got. */
+static void load_both(struct action *a, const struct burst *shape, const char *end_label)
+{
+    pthread_mutex_lock(&d.mu);
+    int port[2] = { d.srv[0].port, d.srv[1].port };
+    pthread_mutex_unlock(&d.mu);
+    struct side_load side[2];
+    for (int k = 0; k < 2; k++) {
+        side[k] = (struct side_load){ .b = *shape };
+        side[k].b.port = port[k];
+    }
+    both(run_side, &side[0], &side[1]);
+    if (end_label)
+        mark(end_label, story_now());
+    char text[2][256];
+    for (int k = 0; k < 2; k++)
+        describe(text[k], sizeof text[k], kinds[k], &side[k].r);
+    pthread_mutex_lock(&d.mu);
+    snprintf(a->result, sizeof a->result, "%s %s", text[0], text[1]);
+    a->running = false;
+    pthread_mutex_unlock(&d.mu);
+}
+
+static void fire_burst(void *arg)
+{
+    (void)arg;
+    double t = story_now();
+    mark("burst", t);
+    mark("clients hang up", t + 1);
+    struct burst b = { .host = "127.0.0.1", .path = "/test", .requests = BURST_REQUESTS,
+                       .concurrency = BURST_REQUESTS, .hangup_ms = seconds(1),
+                       .timeout_ms = 30000 };
+    load_both(&d.burst, &b, NULL);
+}
+
+static void fire_incident(void *arg)
+{
+    (void)arg;
+    mark("load starts", story_now());
+    struct burst b = { .host = "127.0.0.1", .path = "/test",
+                       .requests = INCIDENT_RATE * INCIDENT_SECONDS, .concurrency = 100000,
+                       .rate = INCIDENT_RATE / d.scale, .hangup_ms = -1,
+                       .timeout_ms = 60000 };
+    load_both(&d.incident, &b, "load ends");
+}
+
+struct patient_side {
+    int port;
+    struct reply r;
+};
+
+static void *ask(void *arg)
+{
+    struct patient_side *p = arg;
+    http_get(p->port, "/test", 30000, &p->r);
+    return NULL;
+}
+
+static void fire_patient(void *arg)
+{
+    (void)arg;
+    mark("patient request", story_now());
+    struct patient_side p[2];
+    pthread_mutex_lock(&d.mu);
+    for (int k = 0; k < 2; k++)
+        p[k] = (struct patient_side){ .port = d.srv[k].port };
+    pthread_mutex_unlock(&d.mu);
+    both(ask, &p[0], &p[1]);
+    char text[2][200];
+    for (int k = 0; k < 2; k++) {
+        char body[80];
+        snprintf(body, sizeof body, "%s", p[k].r.body);
+        body[strcspn(body, "\n")] = '\0';
+        if (p[k].r.status)
+            snprintf(text[k], sizeof text[k], "%s: %d \"%s\" after %.1f s of the story;",
+                     kinds[k], p[k].r.status, body, (double)p[k].r.ms / 1000.0 / d.scale);
+        else
+            snprintf(text[k], sizeof text[k], "%s: no answer;", kinds[k]);
+    }
+    pthread_mutex_lock(&d.mu);
+    snprintf(d.patient.result, sizeof d.patient.result, "%s %s", text[0], text[1]);
+    d.patient.running = false;
+    pthread_mutex_unlock(&d.mu);
+}
+
+/* ---- HTTP ---- */
+
+static void reply_text(struct evhttp_request *req, int status, const char *type,
+                       const char *text, size_t len)
+{
+    struct evbuffer *body = evbuffer_new();
+    if (body)
+        evbuffer_add(body, text, len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", body);
+    if (body)
+        evbuffer_free(body);
+}
+
+static void reply_error(struct evhttp_request *req, int status, const char *why)
+{
+    char text[256];
+    int n = snprintf(text, sizeof text, "{\"error\":\"%s\"}\n", why);
+    reply_text(req, status, "application/json", text, (size_t)n);
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_action(FILE *out, const char *name, const struct action *a)
+{
+    fprintf(out, "\"%s\":{\"running\":%s,\"result\":", name, a->running ? "true" : "false");
+    json_string(out, a->result);
+    fputc('}', out);
+}
+
+static void on_state(struct evhttp_request *req, long since)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    pthread_mutex_lock(&d.mu);
+    fprintf(out, "{\"chapter\":");
+    json_string(out, d.dir);
+    fprintf(out, ",\"scale\":%g,\"up\":%s,\"switching\":%s,\"error\":", d.scale,
+            d.up ? "true" : "false", d.switching ? "true" : "false");
+    json_string(out, d.error);
+    fprintf(out, ",\"pids\":[%d,%d],\"seq\":%ld,\"samples\":[", d.up ? (int)d.srv[0].pid : 0,
+            d.up ? (int)d.srv[1].pid : 0, d.seq);
+    long first = since + 1;
+    if (first < d.seq - MAX_SAMPLES + 1)
+        first = d.seq - MAX_SAMPLES + 1;
+    if (first < 1)
+        first = 1;
+    for (long i = first; i <= d.seq; i++) {
+        const struct sample *s = &d.samples[i % MAX_SAMPLES];
+        fprintf(out, "%s[%.2f,%d,%d,%.0f,%.0f,%ld,%ld]", i == first ? "" : ",", s->t,
+                s->threads[0], s->threads[1], s->cpu[0], s->cpu[1], s->rss_kb[0],
+                s->rss_kb[1]);
+    }
+    fprintf(out, "],\"markers\":[");
+    for (int i = 0; i < d.nmarkers; i++) {
+        fprintf(out, "%s{\"t\":%.2f,\"label\":", i ? "," : "", d.markers[i].t);
+        json_string(out, d.markers[i].label);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"dumps\":[");
+    json_string(out, d.dump[0]);
+    fputc(',', out);
+    json_string(out, d.dump[1]);
+    fprintf(out, "],");
+    json_action(out, "burst", &d.burst);
+    fputc(',', out);
+    json_action(out, "patient", &d.patient);
+    fputc(',', out);
+    json_action(out, "incident", &d.incident);
+    fprintf(out, "}\n");
+    pthread_mutex_unlock(&d.mu);
+    fclose(out);
+    reply_text(req, 200, "application/json", text, len);
+    free(text);
+}
+
+/* Starts fn for the action unless it runs already or the servers are down. */
+static void on_action(struct evhttp_request *req, struct action *a, void (*fn)(void *))
+{
+    pthread_mutex_lock(&d.mu);
+    const char *busy = !d.up ? "the servers are not running" : a->running ? "already running" : NULL;
+    if (!busy) {
+        a->running = true;
+        a->result[0] = '\0';
+    }
+    pthread_mutex_unlock(&d.mu);
+    if (busy) {
+        reply_error(req, 409, busy);
+        return;
+    }
+    if (go("button", fn, NULL) != 0) {
+        pthread_mutex_lock(&d.mu);
+        a->running = false;
+        pthread_mutex_unlock(&d.mu);
+        reply_error(req, 503, "cannot start a thread");
+        return;
+    }
+    reply_text(req, 202, "application/json", "{}\n", 3);
+}
+
+static void on_chapter(struct evhttp_request *req, const char *nn_text)
+{
+    long nn;
+    char dir[64];
+    if (!nn_text || !flag_int(nn_text, 1, 6, &nn) || !chapter_dir((int)nn, dir, sizeof dir)) {
+        reply_error(req, 400, "nn takes a chapter number, 01 to 06");
+        return;
+    }
+    pthread_mutex_lock(&d.mu);
+    bool busy = d.switching;
+    d.switching = true;
+    pthread_mutex_unlock(&d.mu);
+    char *copy = busy ? NULL : strdup(dir);
+    if (busy || !copy || go("switch", switch_chapter, copy) != 0) {
+        free(copy);
+        if (!busy) {
+            pthread_mutex_lock(&d.mu);
+            d.switching = false;
+            pthread_mutex_unlock(&d.mu);
+        }
+        reply_error(req, busy ? 409 : 503, busy ? "already switching" : "cannot start a thread");
+        return;
+    }
+    reply_text(req, 202, "application/json", "{}\n", 3);
+}
+
+static const char *type_of(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && !strcmp(dot, ".html"))
+        return "text/html; charset=utf-8";
+    if (dot && !strcmp(dot, ".js"))
+        return "text/javascript; charset=utf-8";
+    if (dot && !strcmp(dot, ".css"))
+        return "text/css; charset=utf-8";
+    return "application/octet-stream";
+}
+
+/* Only the page's own files, by name: nothing else on disk is served. */
+static void on_file(struct evhttp_request *req, const char *name)
+{
+    static const char *const files[] = { "index.html", "app.js", "style.css" };
+    bool known = false;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        known = known || !strcmp(name, files[i]);
+    if (!known) {
+        reply_error(req, 404, "not found");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", d.page, name);
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = f ? open_memstream(&text, &len) : NULL;
+    char buf[4096];
+    size_t n;
+    while (out && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, out);
+    if (f)
+        fclose(f);
+    if (!out) {
+        reply_error(req, 404, "the page's files are not there (--page)");
+        return;
+    }
+    fclose(out);
+    reply_text(req, 200, type_of(name), text, len);
+    free(text);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = evhttp_uri_get_path(uri);
+    const char *query = evhttp_uri_get_query(uri);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct evkeyvalq params = { 0 };
+    if (query && evhttp_parse_query_str(query, &params) < 0) {
+        reply_error(req, 400, "malformed query string");
+        return;
+    }
+    bool post = cmd == EVHTTP_REQ_POST, get = cmd == EVHTTP_REQ_GET;
+    if (!path || !strcmp(path, "/"))
+        path = "/index.html";
+    if (!strncmp(path, "/api/", 5) && !post && !get) {
+        reply_error(req, 405, "GET or POST");
+    } else if (!strcmp(path, "/api/state")) {
+        const char *since = evhttp_find_header(&params, "since");
+        long n = 0;
+        if (since && !flag_int(since, 0, 1L << 40, &n))
+            reply_error(req, 400, "since takes a sample number");
+        else
+            on_state(req, n);
+    } else if (!strncmp(path, "/api/", 5) && !post) {
+        reply_error(req, 405, "buttons are POST");
+    } else if (!strcmp(path, "/api/burst")) {
+        on_action(req, &d.burst, fire_burst);
+    } else if (!strcmp(path, "/api/patient")) {
+        on_action(req, &d.patient, fire_patient);
+    } else if (!strcmp(path, "/api/incident")) {
+        on_action(req, &d.incident, fire_incident);
+    } else if (!strcmp(path, "/api/chapter")) {
+        on_chapter(req, evhttp_find_header(&params, "nn"));
+    } else if (!get) {
+        reply_error(req, 405, "only GET is served here");
+    } else {
+        on_file(req, path + 1);
+    }
+    evhttp_clear_headers(&params);
+}
+
+/* As in common/server.c: the buffer owns its socket, so that evhttp never
+ * closes it while the buffer's events are still in epoll (the sampler's and
+ * the load's sockets, on other threads, may take the number at once). */
+static struct bufferevent *on_connection(struct event_base *base, void *arg)
+{
+    (void)arg;
+    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+int main(int argc, char **argv)
+{
+    long nn = 5, port = 8090;
+    double scale = 0.5;
+    d.build = "build";
+    snprintf(d.page, sizeof d.page, "%s", DASHBOARD_PAGE);
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = v != NULL;
+        if (!strcmp(f, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(f, "--chapter")) {
+            ok = ok && flag_int(v, 1, 6, &nn);
+        } else if (!strcmp(f, "--build")) {
+            d.build = v;
+        } else if (!strcmp(f, "--page")) {
+            ok = ok && snprintf(d.page, sizeof d.page, "%s", v) < (int)sizeof d.page;
+        } else if (!strcmp(f, "--port")) {
+            ok = ok && flag_int(v, 0, 65535, &port);
+        } else if (!strcmp(f, "--time-scale")) {
+            ok = ok && flag_positive(v, 10, &scale);
+        } else {
+            flag_usage_error(argv[0], usage, "unknown flag", f);
+        }
+        if (!ok)
+            flag_usage_error(argv[0], usage, v ? "bad value for" : "no value for", f);
+        i++;
+    }
+    d.scale = scale;
+    time_scale_set(scale);
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    struct evhttp *http = base ? evhttp_new(base) : NULL;
+    struct evhttp_bound_socket *sock =
+        http ? evhttp_bind_socket_with_handle(http, "127.0.0.1", (ev_uint16_t)port) : NULL;
+    if (!sock) {
+        fprintf(stderr, "dashboard: cannot listen on 127.0.0.1:%ld: %s\n", port, strerror(errno));
+        return 1;
+    }
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(http, on_request, NULL);
+    evhttp_set_bevcb(http, on_connection, NULL);
+    char dir[64];
+    chapter_dir((int)nn, dir, sizeof dir);
+    d.switching = true;
+    start_chapter(dir);
+    if (!d.up) {
+        fprintf(stderr, "dashboard: %s\n", d.error);
+        return 1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl);
+    int bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    printf("listening on http://127.0.0.1:%d\n", bound);
+    printf("dashboard: %s, leaky on port %d, fixed on port %d, time scale %g\n", d.dir,
+           d.srv[0].port, d.srv[1].port, d.scale);
+    fflush(stdout);
+    if (go("sampler", sampler, NULL) != 0) {
+        fprintf(stderr, "dashboard: cannot start the sampler\n");
+        stop_chapter();
+        return 1;
+    }
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    event_base_dispatch(base);
+    atomic_store(&stopping, true);
+    event_free(sigint);
+    event_free(sigterm);
+    evhttp_free(http);
+    event_base_free(base);
+    go_wait_all(deadline_after(35000)); /* a burst in flight ends by its timeout */
+    stop_chapter();
+    return 0;
+}
