@@ -373,7 +373,7 @@ static void fire_patient(void *arg)
     char text[2][200];
     for (int k = 0; k < 2; k++) {
         char body[80];
-        snprintf(body, sizeof body, "%s", p[k].r.body);
+        snprintf(body, sizeof body, "%.79s", p[k].r.body);
         body[strcspn(body, "\n")] = '\0';
         if (p[k].r.status)
             snprintf(text[k], sizeof text[k], "%s: %d \"%s\" after %.1f s of the story;",
