@@ -23,6 +23,7 @@
 #include "chan_internal.h"
 #include "clock.h"
 #include "go.h"
+#include "trace.h"
 
 struct record {
     struct record *prev, *next; /* guarded by registry_mu */
@@ -151,13 +152,16 @@ static void unregister(struct record *rec)
 static void *trampoline(void *p)
 {
     self = p;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_lock(&self->mu);
-    self->tid = (pid_t)syscall(SYS_gettid);
+    self->tid = tid;
     pthread_mutex_unlock(&self->mu);
     pthread_setname_np(pthread_self(), self->name);
+    trace_started(tid, self->name, self->created_func, self->created_file, self->created_line);
     self->fn(self->arg);
     struct record *rec = self;
     self = NULL;
+    trace_exited(tid);
     unregister(rec);
     return NULL;
 }
@@ -271,6 +275,8 @@ int go_wait_all_at(int64_t deadline, const char *file, int line)
 
 /* ---- blocking state ---- */
 
+static const char *state_name(enum census_state s);
+
 void census_block(enum census_state state, const char *file, int line,
                   const struct chan_case *cases, int n, int64_t deadline)
 {
@@ -285,7 +291,9 @@ void census_block(enum census_state state, const char *file, int line,
     r->n = n;
     r->deadline = deadline;
     r->since = now_ms();
+    pid_t tid = r->tid;
     pthread_mutex_unlock(&r->mu);
+    trace_blocked(tid, state_name(state), file, line);
 }
 
 void census_unblock(void)
@@ -299,7 +307,27 @@ void census_unblock(void)
     r->line = 0;
     r->cases = NULL;
     r->n = 0;
+    pid_t tid = r->tid;
     pthread_mutex_unlock(&r->mu);
+    trace_woke(tid);
+}
+
+void census_each(void (*fn)(const struct census_thread *t, void *arg), void *arg)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (struct record *r = registry; r; r = r->next) {
+        pthread_mutex_lock(&r->mu);
+        struct census_thread t = {
+            .tid = r->tid, .name = r->name, .state = state_name(r->state),
+            .file = r->state == CENSUS_RUNNING ? NULL : r->file, .line = r->line,
+            .created_func = r->created_func, .created_file = r->created_file,
+            .created_line = r->created_line,
+        };
+        pthread_mutex_unlock(&r->mu);
+        if (t.tid > 0) /* not yet started: its start comes as an event */
+            fn(&t, arg);
+    }
+    pthread_mutex_unlock(&registry_mu);
 }
 
 /* ---- the dump ---- */

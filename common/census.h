@@ -42,6 +42,21 @@ int census_warm_up(void);
 /* Writes the grouped dump of this process's threads to out. */
 void census_dump(FILE *out);
 
+/* One thread started with go(), as census_each sees it. */
+struct census_thread {
+    pid_t tid;
+    const char *name;
+    const char *state;      /* "running", "chan_send", ... */
+    const char *file;       /* where it blocks (full __FILE__), or NULL */
+    int line;
+    const char *created_func, *created_file;
+    int created_line;
+};
+
+/* Calls fn for each thread started with go() that is alive now, with the
+ * registry locked: fn must not start, block or end a thread. */
+void census_each(void (*fn)(const struct census_thread *t, void *arg), void *arg);
+
 /* What a thread started with go() is doing, as the dump shows it. */
 enum census_state {
     CENSUS_RUNNING,

@@ -43,6 +43,7 @@
 #include <event2/thread.h>
 #include <event2/util.h>
 
+#include "trace.h"
 #include "census.h"
 #include "clock.h"
 #include "db.h"
@@ -79,6 +80,9 @@ struct server {
     int closing; /* replies sent since stopping whose connection is still open */
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
+    struct event *trace_done;         /* ends the recording /debug/trace asked for */
+    struct evhttp_request *trace_req; /* its request, until then */
+    char program[64];                 /* "leaky" or "fixed", as the trace names the process */
 };
 
 struct response {
@@ -357,14 +361,14 @@ static struct bufferevent *on_connection(struct event_base *base, void *arg)
     return bev;
 }
 
-static void send_text(struct server *srv, struct evhttp_request *req, int status,
-                      const char *text, size_t len)
+static void send_typed(struct server *srv, struct evhttp_request *req, int status,
+                       const char *type, const char *text, size_t len)
 {
     struct evbuffer *body = evbuffer_new();
     if (body)
         evbuffer_add(body, text, len);
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+    evhttp_add_header(headers, "Content-Type", type);
     struct conn *c = conn_of(req);
     if (srv->stopping) {
         evhttp_add_header(headers, "Connection", "close");
@@ -376,6 +380,12 @@ static void send_text(struct server *srv, struct evhttp_request *req, int status
     evhttp_send_reply(req, status, reason(status), body);
     if (body)
         evbuffer_free(body);
+}
+
+static void send_text(struct server *srv, struct evhttp_request *req, int status,
+                      const char *text, size_t len)
+{
+    send_typed(srv, req, status, "text/plain; charset=utf-8", text, len);
 }
 
 static void send_error(struct server *srv, struct evhttp_request *req, int status,
@@ -522,6 +532,67 @@ static void on_threads(struct evhttp_request *req, void *arg)
     free(text);
 }
 
+/* GET /debug/trace?seconds=N: records what go() threads do for N seconds
+ * (default 1, at most 60), then answers the trace as JSON. The loop goes on
+ * serving meanwhile; a timer ends the recording. */
+static void on_trace_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    struct evhttp_request *req = srv->trace_req;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out) {
+        trace_end(out, srv->program);
+        fclose(out);
+        send_typed(srv, req, 200, "application/json", text, len);
+    } else {
+        FILE *null = fopen("/dev/null", "w");
+        trace_end(null, srv->program); /* the recording ends all the same */
+        if (null)
+            fclose(null);
+        send_error(srv, req, 503, "out of memory");
+    }
+    free(text);
+    srv->trace_req = NULL;
+    srv->jobs--;
+    maybe_finish_shutdown(srv);
+}
+
+static void on_trace(struct evhttp_request *req, struct server *srv)
+{
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq params = { 0 };
+    double seconds = 1;
+    if (evhttp_parse_query_str(query ? query : "", &params) < 0) {
+        send_error(srv, req, 400, "malformed query string");
+        return;
+    }
+    const char *text = evhttp_find_header(&params, "seconds");
+    bool ok = !text || flag_positive(text, 60, &seconds);
+    evhttp_clear_headers(&params);
+    if (!ok) {
+        send_error(srv, req, 400, "seconds takes a number above 0, at most 60");
+        return;
+    }
+    if (srv->stopping) {
+        send_error(srv, req, 503, "shutting down");
+        return;
+    }
+    int err = srv->trace_done ? trace_begin() : ENOMEM;
+    if (err) {
+        send_error(srv, req, err == EBUSY ? 409 : 503,
+                   err == EBUSY ? "a trace is being recorded already" : "out of memory");
+        return;
+    }
+    srv->trace_req = req;
+    srv->jobs++; /* shutdown waits for it (and ends it early) */
+    struct timeval tv = { (time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6) };
+    evtimer_add(srv->trace_done, &tv);
+}
+
 /* ---- what Go's net/http refuses ---- */
 
 /* Why Go's server would refuse req before any handler runs (with *status),
@@ -591,8 +662,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         on_test(req, srv);
     } else if (path_is(req, "/debug/threads")) {
         on_threads(req, srv);
+    } else if (path_is(req, "/debug/trace")) {
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+            send_error(srv, req, 405, "only GET is served here");
+        else if (!is_loopback(req))
+            send_error(srv, req, 403, "/debug/trace is served to loopback clients only");
+        else
+            on_trace(req, srv);
     } else {
-        send_error(srv, req, 404, "not found: this server has /test and /debug/threads");
+        send_error(srv, req, 404,
+                   "not found: this server has /test, /debug/threads and /debug/trace");
     }
 }
 
@@ -714,6 +793,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     evhttp_del_accept_socket(srv->http, srv->listener);
     srv->listener = NULL;
     ctx_cancel(srv->ctx);
+    if (srv->trace_req) /* a recording in progress ends now, with what it has */
+        event_active(srv->trace_done, EV_TIMEOUT, 0);
     struct timeval grace = { GRACE_MS / 1000, GRACE_MS % 1000 * 1000 };
     evtimer_add(srv->grace, &grace);
     maybe_finish_shutdown(srv);
@@ -749,7 +830,8 @@ static const char usage_text[] =
     "usage: %s [--addr ADDR] [--port PORT] [--time-scale F] [--max-inflight N]\n"
     "          [--stack-size KIB] [--no-threads]%s\n"
     "\n"
-    "Serves GET /test with this chapter's handler, and GET /debug/threads.\n"
+    "Serves GET /test with this chapter's handler, GET /debug/threads (the dump)\n"
+    "and GET /debug/trace?seconds=N (what the threads did, as Chrome trace JSON).\n"
     "  --addr ADDR      address to listen on (default 127.0.0.1)\n"
     "  --port PORT      port to listen on, 0 picks a free one (default 8080)\n"
     "  --time-scale F   multiplies every duration of the story; F > 0 (default 1)\n"
@@ -901,6 +983,7 @@ static void print_listening(struct evhttp_bound_socket *bound)
 
 static int run(int argc, char **argv, handler_fn handler, bool with_db)
 {
+    const char *slash = strrchr(argv[0], '/');
     struct options o = { "127.0.0.1", 8080, 1.0, 0, false, with_db };
     parse_flags(argc, argv, &o);
     time_scale_set(o.scale);
@@ -915,6 +998,7 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     int code = 1;
     struct server srv = { .handler = handler, .max_inflight = (int)o.max_inflight,
                           .no_threads = o.no_threads };
+    snprintf(srv.program, sizeof srv.program, "%s", slash ? slash + 1 : argv[0]);
     srv.ctx = ctx_with_cancel(ctx_background());
     srv.base = event_base_new();
     if (!srv.ctx || !srv.base || !(srv.http = evhttp_new(srv.base)))
@@ -943,6 +1027,7 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
     srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     srv.grace = evtimer_new(srv.base, on_grace_over, &srv);
+    srv.trace_done = evtimer_new(srv.base, on_trace_done, &srv);
     if (!srv.sigint || !srv.sigterm || !srv.grace || event_add(srv.sigint, NULL) < 0 ||
         event_add(srv.sigterm, NULL) < 0)
         goto cleanup;
@@ -959,6 +1044,8 @@ cleanup:
         event_free(srv.backoff);
     if (srv.grace)
         event_free(srv.grace);
+    if (srv.trace_done)
+        event_free(srv.trace_done);
     if (srv.sigterm)
         event_free(srv.sigterm);
     if (srv.sigint)

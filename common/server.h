@@ -24,6 +24,10 @@
  *   answered 503 at once, on the loop thread: the article's 限流 (rate limit).
  * - GET /debug/threads (loopback clients only) answers "threads: N", the
  *   kernel's count, then the census dump.
+ * - GET /debug/trace?seconds=N (loopback clients only) records for N seconds
+ *   (default 1, at most 60) what every go() thread does: started (and where),
+ *   blocked (state, file:line), woke, exited; then answers Chrome trace-event
+ *   JSON (common/trace.h). One recording at a time: 409 while one runs.
  * - On SIGINT or SIGTERM, as Go's Server.Shutdown: the server stops accepting,
  *   cancels every request context, and goes on serving until every handler
  *   has returned and every reply has been written (each with "Connection:

@@ -17,6 +17,7 @@
 #include "burst.h"
 #include "census.h"
 #include "clock.h"
+#include "json.h"
 #include "proc.h"
 #include "unit.h"
 
@@ -331,6 +332,125 @@ START_TEST(a_hang_up_cancels_the_second_request_of_a_kept_alive_connection)
 }
 END_TEST
 
+START_TEST(json_valid_accepts_json_and_nothing_else)
+{
+    const char *good[] = { "{}", "[]", "0", "-1.5e3", "\"a\\u00e9\\n\"", "{\"a\":[1,true,null]}",
+                           " [ {\"x\" : false} ] " };
+    const char *bad[] = { "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\t\"", "[1] x",
+                          "{'a':1}", "\"\\x\"", "nul", "{\"a\":1,}" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(json_valid(good[i], NULL), "refused: %s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!json_valid(bad[i], NULL), "accepted: %s", bad[i]);
+}
+END_TEST
+
+/* The group line of a dump for name in state: its count and its site. */
+static int dump_group(const char *dump, const char *name, const char *state, char *site,
+                      size_t size)
+{
+    char head[64];
+    snprintf(head, sizeof head, " %-15s %-9s at ", name, state);
+    const char *at = strstr(dump, head);
+    if (!at)
+        return 0;
+    const char *line = at;
+    while (line > dump && line[-1] != '\n')
+        line--;
+    const char *from = at + strlen(head);
+    size_t n = strcspn(from, ",\n");
+    snprintf(site, size, "%.*s", (int)(n < size ? n : size - 1), from);
+    return atoi(line);
+}
+
+/* How many lines of text hold every one of the strings a and b. */
+static int lines_with(const char *text, const char *a, const char *b)
+{
+    int n = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t len = strcspn(l, "\n");
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), l);
+        n += strstr(line, a) && strstr(line, b);
+    }
+    return n;
+}
+
+/* The article's third tool: a trace taken during a burst is JSON, and it
+ * shows the threads the census saw, blocked where the dump says. */
+START_TEST(a_trace_during_a_burst_is_json_and_shows_the_threads_the_census_saw)
+{
+    struct server s;
+    time_scale_set(0.1);
+    server_start(&s, server_path(), 0.1, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    int trace = raw_send(s.port, "GET /debug/trace?seconds=2 HTTP/1.0\r\nHost: x\r\n\r\n");
+    ck_assert_int_ge(trace, 0);
+    int fds[10];
+    for (int i = 0; i < 10; i++) {
+        fds[i] = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_ge(fds[i], 0);
+    }
+    int64_t at;
+    ck_assert_int_eq(threads_reach(s.pid, before + 20, deadline_after(5000), &at), before + 20);
+    char dump[8192];
+    snprintf(dump, sizeof dump, "%.8000s", exchange(&s, "GET /debug/threads HTTP/1.0\r\n\r\n"));
+    char worker_site[128], handler_site[128];
+    int workers = dump_group(dump, "slowWorker", "select", worker_site, sizeof worker_site);
+    int handlers = dump_group(dump, "handler", "select", handler_site, sizeof handler_site);
+    ck_assert_msg(workers == 10 && handlers == 10, "dump: %s", dump);
+    for (int i = 0; i < 10; i++)
+        hang_up(fds[i], HANGUP_CLOSE);
+    ck_assert_int_eq(census_settle(s.pid, before, deadline_after(2000)), before);
+
+    static char text[1 << 20];
+    size_t got = read_until(trace, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+    close(trace);
+    char *body = strstr(text, "\r\n\r\n");
+    ck_assert_msg(status_of(text) == 200 && body, "got %zu bytes: %.300s", got, text);
+    body += 4;
+    long where = 0;
+    ck_assert_msg(json_valid(body, &where), "not JSON at byte %ld: %.200s", where, body + where);
+    char want[160];
+    snprintf(want, sizeof want, "\"at\":\"%s\"", worker_site);
+    ck_assert_msg(lines_with(body, "\"ph\":\"B\",\"name\":\"select\"", want) == 10,
+                  "%d workers' blocks at %s in the trace; the dump saw 10",
+                  lines_with(body, "\"ph\":\"B\",\"name\":\"select\"", want), worker_site);
+    snprintf(want, sizeof want, "\"at\":\"%s\"", handler_site);
+    ck_assert_int_eq(lines_with(body, "\"ph\":\"B\",\"name\":\"select\"", want), 10);
+    ck_assert_int_eq(lines_with(body, "\"name\":\"start\"", "\"thread\":\"slowWorker\""), 10);
+    ck_assert_int_eq(lines_with(body, "\"name\":\"start\"", "\"created by\":\"handler at "), 10);
+    ck_assert_int_eq(lines_with(body, "\"name\":\"exit\"", "\"tid\":"), 20);
+    ck_assert_int_eq(lines_with(body, "\"ph\":\"E\"", "\"tid\":"),
+                     lines_with(body, "\"ph\":\"B\"", "\"tid\":"));
+    server_stop_cleanly(&s);
+}
+END_TEST
+
+/* Two recordings asked for at once: one is made, the other gets 409. */
+START_TEST(one_trace_at_a_time_and_bad_seconds_get_400)
+{
+    struct server s;
+    server_start(&s, server_path(), 1, NULL, NULL);
+    ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=0 HTTP/1.0\r\n\r\n")), 400);
+    ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=61 HTTP/1.0\r\n\r\n")), 400);
+    ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=x HTTP/1.0\r\n\r\n")), 400);
+    const char ask[] = "GET /debug/trace?seconds=1 HTTP/1.0\r\nHost: x\r\n\r\n";
+    int a = raw_send(s.port, ask), b = raw_send(s.port, ask);
+    ck_assert(a >= 0 && b >= 0);
+    static char ra[1 << 16], rb[1 << 16];
+    read_until(a, ra, sizeof ra, 0, deadline_after(5000));
+    read_until(b, rb, sizeof rb, 0, deadline_after(5000));
+    close(a);
+    close(b);
+    int sa = status_of(ra), sb = status_of(rb);
+    ck_assert_msg((sa == 200 && sb == 409) || (sa == 409 && sb == 200), "%d and %d", sa, sb);
+    ck_assert(strstr(sa == 409 ? ra : rb, "a trace is being recorded already"));
+    ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=0.01 HTTP/1.0\r\n\r\n")), 200);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 /* CPU the server uses over the next second, in ms. */
 static long cpu_over_a_second(pid_t pid)
 {
@@ -530,6 +650,9 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, a_half_close_cancels_the_request_within_10_ms, 30);
     UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_second_request_of_a_kept_alive_connection, 30);
     UNIT_ADD_TIMEOUT(s, a_reset_connection_costs_no_cpu, 30);
+    UNIT_ADD(s, json_valid_accepts_json_and_nothing_else);
+    UNIT_ADD_TIMEOUT(s, a_trace_during_a_burst_is_json_and_shows_the_threads_the_census_saw, 30);
+    UNIT_ADD_TIMEOUT(s, one_trace_at_a_time_and_bad_seconds_get_400, 30);
     UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
     UNIT_ADD_TIMEOUT(s, accept_backs_off_when_descriptors_run_out, 30);
     UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);

@@ -1,0 +1,222 @@
+#include "trace.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "clock.h"
+
+enum kind { STARTED, FOUND, BLOCKED, WOKE, EXITED };
+
+struct event {
+    enum kind kind;
+    pid_t tid;
+    int64_t ns; /* since the recording began */
+    const char *what;  /* the state, or the creating function */
+    const char *file;  /* where it blocks, or where it was started */
+    int line;
+    char name[16];
+};
+
+static atomic_bool on;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct event *events;
+static size_t nevents;
+static long dropped;
+static int64_t began;
+
+bool trace_recording(void)
+{
+    return atomic_load_explicit(&on, memory_order_relaxed);
+}
+
+static void add(enum kind kind, pid_t tid, const char *what, const char *file, int line,
+                const char *name)
+{
+    int64_t t = now_ns();
+    pthread_mutex_lock(&mu);
+    if (!atomic_load_explicit(&on, memory_order_relaxed)) {
+        pthread_mutex_unlock(&mu);
+        return;
+    }
+    if (nevents == TRACE_MAX_EVENTS) {
+        dropped++;
+        pthread_mutex_unlock(&mu);
+        return;
+    }
+    struct event *e = &events[nevents++];
+    *e = (struct event){ .kind = kind, .tid = tid, .ns = t - began, .what = what,
+                         .file = file, .line = line };
+    if (name)
+        snprintf(e->name, sizeof e->name, "%s", name);
+    pthread_mutex_unlock(&mu);
+}
+
+void trace_started(pid_t tid, const char *name, const char *created_func,
+                   const char *created_file, int created_line)
+{
+    if (trace_recording())
+        add(STARTED, tid, created_func, created_file, created_line, name);
+}
+
+void trace_blocked(pid_t tid, const char *state, const char *file, int line)
+{
+    if (trace_recording())
+        add(BLOCKED, tid, state, file, line, NULL);
+}
+
+void trace_woke(pid_t tid)
+{
+    if (trace_recording())
+        add(WOKE, tid, NULL, NULL, 0, NULL);
+}
+
+void trace_exited(pid_t tid)
+{
+    if (trace_recording())
+        add(EXITED, tid, NULL, NULL, 0, NULL);
+}
+
+static void found(const struct census_thread *t, void *arg)
+{
+    (void)arg;
+    add(FOUND, t->tid, t->created_func, t->created_file, t->created_line, t->name);
+    if (t->file)
+        add(BLOCKED, t->tid, t->state, t->file, t->line, NULL);
+}
+
+int trace_begin(void)
+{
+    pthread_mutex_lock(&mu);
+    if (atomic_load(&on) || events) {
+        pthread_mutex_unlock(&mu);
+        return EBUSY;
+    }
+    events = malloc(TRACE_MAX_EVENTS * sizeof *events);
+    if (!events) {
+        pthread_mutex_unlock(&mu);
+        return ENOMEM;
+    }
+    nevents = 0;
+    dropped = 0;
+    began = now_ns();
+    atomic_store(&on, true);
+    pthread_mutex_unlock(&mu);
+    census_each(found, NULL);
+    return 0;
+}
+
+/* The last two parts of a path: "02-channel-block/leaky.c". */
+static const char *short_path(const char *path)
+{
+    const char *last = path ? strrchr(path, '/') : NULL;
+    if (!last)
+        return path ? path : "";
+    const char *p = last;
+    while (p > path && p[-1] != '/')
+        p--;
+    return p;
+}
+
+static void json_text(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void common_fields(FILE *out, const struct event *e, pid_t pid)
+{
+    fprintf(out, "\"ts\":%.3f,\"pid\":%d,\"tid\":%d", (double)e->ns / 1000.0, (int)pid,
+            (int)e->tid);
+}
+
+void trace_end(FILE *out, const char *process)
+{
+    pthread_mutex_lock(&mu);
+    atomic_store(&on, false);
+    struct event *ev = events;
+    size_t n = nevents;
+    long lost = dropped;
+    int64_t span = now_ns() - began;
+    events = NULL;
+    pthread_mutex_unlock(&mu);
+    pid_t pid = getpid();
+    fprintf(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"process\":");
+    json_text(out, process ? process : "");
+    fprintf(out, ",\"pid\":%d,\"seconds\":%.3f,\"time_scale\":%g,\"events\":%zu,\"dropped\":%ld},\n",
+            (int)pid, (double)span / 1e9, time_scale(), n, lost);
+    fprintf(out, "\"traceEvents\":[\n");
+    fprintf(out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":",
+            (int)pid);
+    json_text(out, process ? process : "");
+    fprintf(out, "}}");
+    for (size_t i = 0; i < n; i++) {
+        const struct event *e = &ev[i];
+        fputs(",\n", out);
+        switch (e->kind) {
+        case STARTED:
+        case FOUND:
+            fprintf(out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
+                    (int)pid, (int)e->tid);
+            json_text(out, e->name);
+            fprintf(out, "}},\n{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",",
+                    e->kind == STARTED ? "start" : "alive at start");
+            common_fields(out, e, pid);
+            fprintf(out, ",\"args\":{\"thread\":");
+            json_text(out, e->name);
+            char site[256];
+            snprintf(site, sizeof site, "%s at %s:%d", e->what ? e->what : "?",
+                     short_path(e->file), e->line);
+            fprintf(out, ",\"created by\":");
+            json_text(out, site);
+            fputs("}}", out);
+            break;
+        case BLOCKED:
+            char at[256];
+            snprintf(at, sizeof at, "%s:%d", short_path(e->file), e->line);
+            fprintf(out, "{\"ph\":\"B\",\"name\":");
+            json_text(out, e->what);
+            fputc(',', out);
+            common_fields(out, e, pid);
+            fprintf(out, ",\"args\":{\"at\":");
+            json_text(out, at);
+            fputs("}}", out);
+            break;
+        case WOKE:
+            fprintf(out, "{\"ph\":\"E\",");
+            common_fields(out, e, pid);
+            fputc('}', out);
+            break;
+        case EXITED:
+            fprintf(out, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"exit\",");
+            common_fields(out, e, pid);
+            fputc('}', out);
+            break;
+        }
+    }
+    fprintf(out, "\n]}\n");
+    free(ev);
+}

@@ -1,0 +1,40 @@
+/* trace: what go() threads do over a while, for /debug/trace, the
+ * counterpart of Go's `go tool trace` (the article's section 八): each
+ * thread's start and where it was started, each block (state, file:line),
+ * each wake, and its exit, written as Chrome trace-event JSON, which
+ * Perfetto and chrome://tracing open.
+ *
+ * Off unless a recording runs: then each hook census.c calls costs one
+ * relaxed atomic load. On, an event costs a lock and a slot in a buffer of
+ * TRACE_MAX_EVENTS; past that, events are counted as dropped.
+ */
+#ifndef COMMON_TRACE_H
+#define COMMON_TRACE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum { TRACE_MAX_EVENTS = 1 << 20 };
+
+/* Starts a recording; 0, or EBUSY if one runs already (one at a time, as in
+ * Go), or ENOMEM. Threads alive at the start are recorded as found: their
+ * name, where they were started, and the block they are in. */
+int trace_begin(void);
+
+/* Ends the recording and writes it to out as Chrome trace-event JSON, one
+ * event a line. process is the name the trace gives the process. */
+void trace_end(FILE *out, const char *process);
+
+/* Whether a recording runs. */
+bool trace_recording(void);
+
+/* For census.c: what a thread started with go() does. file is the full
+ * __FILE__ of the call site; the trace shows its last two parts. */
+void trace_started(pid_t tid, const char *name, const char *created_func,
+                   const char *created_file, int created_line);
+void trace_blocked(pid_t tid, const char *state, const char *file, int line);
+void trace_woke(pid_t tid);
+void trace_exited(pid_t tid);
+
+#endif
