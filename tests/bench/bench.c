@@ -38,6 +38,7 @@
 #include "context.h"
 #include "go.h"
 #include "proc.h"
+#include "trace.h"
 
 static FILE *csv;
 
@@ -258,6 +259,56 @@ static double select_cost(int k, int total)
     for (int i = 0; i < k; i++)
         chan_release(f.ch[i]);
     return ns;
+}
+
+/* A go() thread that blocks and wakes `pairs` times as the primitives do
+ * (census_block then census_unblock), timed: the hooks /debug/trace uses. */
+struct hooks {
+    int pairs;
+    double ns; /* per pair */
+};
+
+static void block_and_wake(void *arg)
+{
+    struct hooks *h = arg;
+    int64_t start = now_ns();
+    for (int i = 0; i < h->pairs; i++) {
+        census_block(CENSUS_CHAN_RECV, __FILE__, __LINE__, NULL, 0, -1);
+        census_unblock();
+    }
+    h->ns = (double)(now_ns() - start) / h->pairs;
+}
+
+static double hooks_cost(int pairs)
+{
+    struct hooks h = { .pairs = pairs };
+    go("hooks", block_and_wake, &h);
+    go_wait_all(-1);
+    return h.ns;
+}
+
+/* What /debug/trace costs: off, each hook is one relaxed load (the block and
+ * wake pair around it is the census's own bookkeeping); on, each event takes
+ * a lock and a slot. (A ping-pong row would show it on a primitive, but the
+ * machine's wake-up mode moves it far more than tracing does.) */
+static void bench_trace(void)
+{
+    printf("\ntracing (/debug/trace)\n");
+    int64_t t0 = now_ns();
+    for (int i = 0; i < 10000000; i++)
+        trace_woke(1);
+    row("trace", "one hook while tracing is off (what each block and wake adds)",
+        (double)(now_ns() - t0) / 10000000, "ns");
+    double off = hooks_cost(1000000);
+    row("trace", "block + wake as the primitives record them, tracing off", off, "ns/pair");
+    trace_begin();
+    double on = hooks_cost(500000);
+    FILE *null = fopen("/dev/null", "w");
+    trace_end(null, "bench");
+    if (null)
+        fclose(null);
+    row("trace", "the same, tracing on", on, "ns/pair");
+    row("trace", "cost of one event while tracing (two per pair)", (on - off) / 2, "ns");
 }
 
 static void bench_channels(void)
@@ -487,8 +538,9 @@ static void print_machine(void)
 int main(int argc, char **argv)
 {
     const char *only = argc == 4 ? argv[3] : NULL;
-    if (argc < 3 || argc > 4 || (only && strcmp(only, "floor") && strcmp(only, "server"))) {
-        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE [floor|server]\n");
+    if (argc < 3 || argc > 4 ||
+        (only && strcmp(only, "floor") && strcmp(only, "server") && strcmp(only, "trace"))) {
+        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE [floor|server|trace]\n");
         return 2;
     }
     if (!(csv = fopen(argv[2], "w"))) {
@@ -500,8 +552,11 @@ int main(int argc, char **argv)
     print_machine();
     if (!only || strcmp(only, "floor") == 0)
         bench_floor();
+    if (only && strcmp(only, "trace") == 0)
+        bench_trace();
     if (!only) {
         bench_channels();
+        bench_trace();
         bench_cancellation();
         bench_hangup(argv[1]);
     }
