@@ -2,14 +2,16 @@
 // the DevTools protocol by puppeteer-core. Presses the page's own buttons
 // and reads the page's own numbers, as a trainer's room would see them.
 //
-//     node browser-test.mjs URL SCREENSHOT.png
+//     node browser-test.mjs URL SCREENSHOT.png [SLIDES.html ...]
 //
 // Exits 0 when the burst raised leaky by 270 threads or more and fixed came
 // back to where it started, the incident ran, and the chapter switcher
-// switched; otherwise 1, saying what the page showed.
+// switched, and (for each slides file given) the arrow keys reach every
+// slide and every slide's code fits it in type of 12 px or more; otherwise 1,
+// saying what the page showed.
 import puppeteer from 'puppeteer-core';
 
-const [url, shot] = process.argv.slice(2);
+const [url, shot, ...decks] = process.argv.slice(2);
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
@@ -78,6 +80,32 @@ try {
     await number(p, 'leaky-threads') < 10, 20000);
   if (!switched) fail('the chapter switcher did not bring up chapter 02: ' +
                       await page.$eval('#status', (e) => e.textContent));
+  for (const deck of decks) {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 720 });
+    await page.goto('file://' + deck, { waitUntil: 'load' });
+    const total = await page.$$eval('section', (s) => s.length);
+    let seen = 0;
+    for (let i = 1; i <= total; i++) {
+      const state = await page.evaluate(() => {
+        const on = document.querySelector('section.on');
+        const pres = [...on.querySelectorAll('pre')];
+        return {
+          page: document.getElementById('page').textContent,
+          fits: pres.every((p) => p.scrollHeight <= p.clientHeight + 1 && p.scrollWidth <= p.clientWidth + 1),
+          smallest: Math.min(...pres.map((p) => parseFloat(getComputedStyle(p).fontSize)), 99),
+          title: (on.querySelector('h1, h2') || {}).textContent,
+        };
+      });
+      if (state.page !== `${i} / ${total}`) fail(`${deck}: slide ${i} shows "${state.page}"`);
+      if (!state.fits || state.smallest < 12)
+        fail(`${deck}: slide ${i} (${state.title}): code ${state.fits ? 'fits' : 'does not fit'}, at ${state.smallest} px`);
+      if (i === 13) await page.screenshot({ path: shot.replace(/[^/]*$/, '') + `slide-${deck.includes('zh-CN') ? 'zh-CN' : 'en'}-13.png` });
+      seen++;
+      await page.keyboard.press('ArrowRight');
+    }
+    console.log(`${deck}: ${seen} slides, each reached by the arrow keys, its code fitting`);
+  }
 } catch (e) {
   fail(e.message);
 } finally {
