@@ -2,16 +2,17 @@
 // the DevTools protocol by puppeteer-core. Presses the page's own buttons
 // and reads the page's own numbers, as a trainer's room would see them.
 //
-//     node browser-test.mjs URL SCREENSHOT.png [SLIDES.html ...]
+//     node browser-test.mjs URL SCREENSHOT.png TRACE.svg [SLIDES.html ...]
 //
 // Exits 0 when the burst raised leaky by 270 threads or more and fixed came
 // back to where it started, the incident ran, and the chapter switcher
-// switched, and (for each slides file given) the arrow keys reach every
+// switched, the trace's swimlanes render with chapter 02's senders still
+// blocked where the dump says, and (for each slides file given) the arrow keys reach every
 // slide and every slide's code fits it in type of 12 px or more; otherwise 1,
 // saying what the page showed.
 import puppeteer from 'puppeteer-core';
 
-const [url, shot, ...decks] = process.argv.slice(2);
+const [url, shot, trace, ...decks] = process.argv.slice(2);
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
@@ -80,6 +81,23 @@ try {
     await number(p, 'leaky-threads') < 10, 20000);
   if (!switched) fail('the chapter switcher did not bring up chapter 02: ' +
                       await page.$eval('#status', (e) => e.textContent));
+  {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 720 });
+    await page.goto('file://' + trace, { waitUntil: 'load' });
+    const lanes = await page.evaluate(() => {
+      const texts = [...document.querySelectorAll('svg text')].map((t) => t.textContent);
+      const box = document.querySelector('svg').getBoundingClientRect();
+      return { senders: texts.filter((t) => t === 'sender').length,
+               stuck: texts.filter((t) => /^still chan_send at 02-channel-block\/leaky\.c:\d+$/.test(t)).length,
+               width: box.width };
+    });
+    // ./lab trace 02 sends 10 requests: each side has 10 senders, leaky's all stuck
+    if (lanes.senders !== 20 || lanes.stuck !== 10 || lanes.width < 1280)
+      fail(`the trace shows ${lanes.senders} sender lanes, ${lanes.stuck} still blocked, ${lanes.width} px wide`);
+    else console.log(`trace: ${lanes.senders} sender lanes, ${lanes.stuck} of them still blocked at the end`);
+    await page.screenshot({ path: shot.replace(/[^/]*$/, '') + 'trace-02.png' });
+  }
   for (const deck of decks) {
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 720 });
