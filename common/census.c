@@ -40,6 +40,7 @@ struct record {
     int created_line;
     void (*fn)(void *); /* what the thread runs: fixed at birth */
     void *arg;
+    unsigned traced; /* the recording (trace_generation) that knows this thread */
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -149,19 +150,35 @@ static void unregister(struct record *rec)
     free(rec);
 }
 
+/* A recording sees a thread from its start, or from trace_begin's look at
+ * it (census_each): the thread's events go to the trace, under its record's
+ * lock, only once the recording knows it, so that none comes twice or before
+ * the thread was found. */
+static bool traced(struct record *r)
+{
+    return trace_recording() && r->traced == trace_generation();
+}
+
 static void *trampoline(void *p)
 {
     self = p;
     pid_t tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_lock(&self->mu);
     self->tid = tid;
+    if (trace_recording()) {
+        self->traced = trace_generation();
+        trace_started(self->traced, tid, self->name, self->created_func, self->created_file,
+                      self->created_line);
+    }
     pthread_mutex_unlock(&self->mu);
     pthread_setname_np(pthread_self(), self->name);
-    trace_started(tid, self->name, self->created_func, self->created_file, self->created_line);
     self->fn(self->arg);
     struct record *rec = self;
     self = NULL;
-    trace_exited(tid);
+    pthread_mutex_lock(&rec->mu);
+    if (traced(rec))
+        trace_exited(rec->traced, tid);
+    pthread_mutex_unlock(&rec->mu);
     unregister(rec);
     return NULL;
 }
@@ -291,9 +308,9 @@ void census_block(enum census_state state, const char *file, int line,
     r->n = n;
     r->deadline = deadline;
     r->since = now_ms();
-    pid_t tid = r->tid;
+    if (traced(r))
+        trace_blocked(r->traced, r->tid, state_name(state), file, line);
     pthread_mutex_unlock(&r->mu);
-    trace_blocked(tid, state_name(state), file, line);
 }
 
 void census_unblock(void)
@@ -307,25 +324,30 @@ void census_unblock(void)
     r->line = 0;
     r->cases = NULL;
     r->n = 0;
-    pid_t tid = r->tid;
+    if (traced(r))
+        trace_woke(r->traced, r->tid);
     pthread_mutex_unlock(&r->mu);
-    trace_woke(tid);
 }
 
-void census_each(void (*fn)(const struct census_thread *t, void *arg), void *arg)
+void census_trace_found(unsigned generation,
+                        void (*fn)(const struct census_thread *t, void *arg), void *arg)
 {
     pthread_mutex_lock(&registry_mu);
     for (struct record *r = registry; r; r = r->next) {
         pthread_mutex_lock(&r->mu);
-        struct census_thread t = {
-            .tid = r->tid, .name = r->name, .state = state_name(r->state),
-            .file = r->state == CENSUS_RUNNING ? NULL : r->file, .line = r->line,
-            .created_func = r->created_func, .created_file = r->created_file,
-            .created_line = r->created_line,
-        };
-        pthread_mutex_unlock(&r->mu);
-        if (t.tid > 0) /* not yet started: its start comes as an event */
+        /* Not started yet, or started since the recording began: its own
+         * start event tells the trace about it. */
+        if (r->tid > 0 && r->traced != generation) {
+            r->traced = generation;
+            struct census_thread t = {
+                .tid = r->tid, .name = r->name, .state = state_name(r->state),
+                .file = r->state == CENSUS_RUNNING ? NULL : r->file, .line = r->line,
+                .created_func = r->created_func, .created_file = r->created_file,
+                .created_line = r->created_line,
+            };
             fn(&t, arg);
+        }
+        pthread_mutex_unlock(&r->mu);
     }
     pthread_mutex_unlock(&registry_mu);
 }

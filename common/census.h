@@ -53,9 +53,13 @@ struct census_thread {
     int created_line;
 };
 
-/* Calls fn for each thread started with go() that is alive now, with the
- * registry locked: fn must not start, block or end a thread. */
-void census_each(void (*fn)(const struct census_thread *t, void *arg), void *arg);
+/* For trace.c, as a recording begins: calls fn for each thread started with
+ * go() that is alive and not yet known to recording generation, and marks
+ * it known, with its record locked (fn may only record). From then on the
+ * thread's blocks, wakes and exit reach the trace; a thread that starts
+ * during the recording announces itself. */
+void census_trace_found(unsigned generation,
+                        void (*fn)(const struct census_thread *t, void *arg), void *arg);
 
 /* What a thread started with go() is doing, as the dump shows it. */
 enum census_state {

@@ -81,7 +81,8 @@ struct server {
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
     struct event *trace_done;         /* ends the recording /debug/trace asked for */
-    struct evhttp_request *trace_req; /* its request, until then */
+    struct evhttp_request *trace_req; /* its request, until then; shutdown waits for it */
+    struct conn *trace_conn;          /* its connection: a hang-up ends the recording */
     char program[64];                 /* "leaky" or "fixed", as the trace names the process */
 };
 
@@ -166,7 +167,7 @@ static const char *reason(int status)
  * reply written: evhttp_free would drop what is still queued. */
 static void maybe_finish_shutdown(struct server *srv)
 {
-    if (srv->stopping && srv->jobs == 0 && srv->closing == 0)
+    if (srv->stopping && srv->jobs == 0 && srv->closing == 0 && !srv->trace_req)
         event_base_loopbreak(srv->base);
 }
 
@@ -270,6 +271,8 @@ static void on_hangup(evutil_socket_t fd, short what, void *arg)
     c->gone = true;
     if (c->job)
         ctx_cancel_cause(c->job->r.ctx, ECONNRESET);
+    if (c->srv->trace_conn == c) /* nobody is left to read the trace: end it now */
+        event_active(c->srv->trace_done, EV_TIMEOUT, 0);
 }
 
 /* evhttp frees a connection here, whether it was closed or its reply
@@ -284,6 +287,10 @@ static void on_closed(struct evhttp_connection *evcon, void *arg)
     if (c->job) { /* evhttp gave up on it (EOF, timeout): nobody is left to answer */
         ctx_cancel_cause(c->job->r.ctx, ECONNRESET);
         c->job->conn = NULL;
+    }
+    if (srv->trace_conn == c) {
+        srv->trace_conn = NULL;
+        event_active(srv->trace_done, EV_TIMEOUT, 0);
     }
     if (c->hangup)
         event_free(c->hangup);
@@ -544,20 +551,16 @@ static void on_trace_done(evutil_socket_t fd, short what, void *arg)
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
+    trace_end(out, srv->program); /* without out, the recording ends all the same */
     if (out) {
-        trace_end(out, srv->program);
         fclose(out);
         send_typed(srv, req, 200, "application/json", text, len);
     } else {
-        FILE *null = fopen("/dev/null", "w");
-        trace_end(null, srv->program); /* the recording ends all the same */
-        if (null)
-            fclose(null);
         send_error(srv, req, 503, "out of memory");
     }
     free(text);
     srv->trace_req = NULL;
-    srv->jobs--;
+    srv->trace_conn = NULL;
     maybe_finish_shutdown(srv);
 }
 
@@ -588,7 +591,7 @@ static void on_trace(struct evhttp_request *req, struct server *srv)
         return;
     }
     srv->trace_req = req;
-    srv->jobs++; /* shutdown waits for it (and ends it early) */
+    srv->trace_conn = conn_of(req);
     struct timeval tv = { (time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6) };
     evtimer_add(srv->trace_done, &tv);
 }

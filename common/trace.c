@@ -25,6 +25,7 @@ struct event {
 };
 
 static atomic_bool on;
+static atomic_uint generation; /* which recording; census.c marks threads with it */
 
 static int64_t now_ns(void)
 {
@@ -35,7 +36,7 @@ static int64_t now_ns(void)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct event *events;
-static size_t nevents;
+static size_t nevents, capacity;
 static long dropped;
 static int64_t began;
 
@@ -44,19 +45,32 @@ bool trace_recording(void)
     return atomic_load_explicit(&on, memory_order_relaxed);
 }
 
-static void add(enum kind kind, pid_t tid, const char *what, const char *file, int line,
-                const char *name)
+unsigned trace_generation(void)
 {
-    int64_t t = now_ns();
+    return atomic_load_explicit(&generation, memory_order_relaxed);
+}
+
+/* Records an event of recording gen, unless that recording has ended (a
+ * hook that looked before trace_end must not write into the next one). */
+static void add(unsigned gen, enum kind kind, pid_t tid, const char *what, const char *file,
+                int line, const char *name)
+{
     pthread_mutex_lock(&mu);
-    if (!atomic_load_explicit(&on, memory_order_relaxed)) {
+    int64_t t = now_ns(); /* under the lock: the events stay in time order */
+    if (!atomic_load_explicit(&on, memory_order_relaxed) || gen != atomic_load(&generation)) {
         pthread_mutex_unlock(&mu);
         return;
     }
-    if (nevents == TRACE_MAX_EVENTS) {
-        dropped++;
-        pthread_mutex_unlock(&mu);
-        return;
+    if (nevents == capacity) {
+        size_t more = capacity * 2;
+        struct event *grown = more <= TRACE_MAX_EVENTS ? realloc(events, more * sizeof *grown) : NULL;
+        if (!grown) {
+            dropped++;
+            pthread_mutex_unlock(&mu);
+            return;
+        }
+        events = grown;
+        capacity = more;
     }
     struct event *e = &events[nevents++];
     *e = (struct event){ .kind = kind, .tid = tid, .ns = t - began, .what = what,
@@ -66,37 +80,37 @@ static void add(enum kind kind, pid_t tid, const char *what, const char *file, i
     pthread_mutex_unlock(&mu);
 }
 
-void trace_started(pid_t tid, const char *name, const char *created_func,
+void trace_started(unsigned gen, pid_t tid, const char *name, const char *created_func,
                    const char *created_file, int created_line)
 {
     if (trace_recording())
-        add(STARTED, tid, created_func, created_file, created_line, name);
+        add(gen, STARTED, tid, created_func, created_file, created_line, name);
 }
 
-void trace_blocked(pid_t tid, const char *state, const char *file, int line)
+void trace_blocked(unsigned gen, pid_t tid, const char *state, const char *file, int line)
 {
     if (trace_recording())
-        add(BLOCKED, tid, state, file, line, NULL);
+        add(gen, BLOCKED, tid, state, file, line, NULL);
 }
 
-void trace_woke(pid_t tid)
+void trace_woke(unsigned gen, pid_t tid)
 {
     if (trace_recording())
-        add(WOKE, tid, NULL, NULL, 0, NULL);
+        add(gen, WOKE, tid, NULL, NULL, 0, NULL);
 }
 
-void trace_exited(pid_t tid)
+void trace_exited(unsigned gen, pid_t tid)
 {
     if (trace_recording())
-        add(EXITED, tid, NULL, NULL, 0, NULL);
+        add(gen, EXITED, tid, NULL, NULL, 0, NULL);
 }
 
 static void found(const struct census_thread *t, void *arg)
 {
-    (void)arg;
-    add(FOUND, t->tid, t->created_func, t->created_file, t->created_line, t->name);
+    unsigned gen = *(unsigned *)arg;
+    add(gen, FOUND, t->tid, t->created_func, t->created_file, t->created_line, t->name);
     if (t->file)
-        add(BLOCKED, t->tid, t->state, t->file, t->line, NULL);
+        add(gen, BLOCKED, t->tid, t->state, t->file, t->line, NULL);
 }
 
 int trace_begin(void)
@@ -106,7 +120,8 @@ int trace_begin(void)
         pthread_mutex_unlock(&mu);
         return EBUSY;
     }
-    events = malloc(TRACE_MAX_EVENTS * sizeof *events);
+    capacity = 4096;
+    events = malloc(capacity * sizeof *events);
     if (!events) {
         pthread_mutex_unlock(&mu);
         return ENOMEM;
@@ -114,9 +129,10 @@ int trace_begin(void)
     nevents = 0;
     dropped = 0;
     began = now_ns();
+    unsigned gen = atomic_fetch_add(&generation, 1) + 1;
     atomic_store(&on, true);
     pthread_mutex_unlock(&mu);
-    census_each(found, NULL);
+    census_trace_found(gen, found, &gen);
     return 0;
 }
 
@@ -162,7 +178,12 @@ void trace_end(FILE *out, const char *process)
     long lost = dropped;
     int64_t span = now_ns() - began;
     events = NULL;
+    capacity = 0;
     pthread_mutex_unlock(&mu);
+    if (!out) {
+        free(ev);
+        return;
+    }
     pid_t pid = getpid();
     fprintf(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"process\":");
     json_text(out, process ? process : "");
@@ -178,7 +199,7 @@ void trace_end(FILE *out, const char *process)
         fputs(",\n", out);
         switch (e->kind) {
         case STARTED:
-        case FOUND:
+        case FOUND: {
             fprintf(out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
                     (int)pid, (int)e->tid);
             json_text(out, e->name);
@@ -194,7 +215,8 @@ void trace_end(FILE *out, const char *process)
             json_text(out, site);
             fputs("}}", out);
             break;
-        case BLOCKED:
+        }
+        case BLOCKED: {
             char at[256];
             snprintf(at, sizeof at, "%s:%d", short_path(e->file), e->line);
             fprintf(out, "{\"ph\":\"B\",\"name\":");
@@ -205,6 +227,7 @@ void trace_end(FILE *out, const char *process)
             json_text(out, at);
             fputs("}}", out);
             break;
+        }
         case WOKE:
             fprintf(out, "{\"ph\":\"E\",");
             common_fields(out, e, pid);

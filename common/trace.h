@@ -5,8 +5,8 @@
  * Perfetto and chrome://tracing open.
  *
  * Off unless a recording runs: then each hook census.c calls costs one
- * relaxed atomic load. On, an event costs a lock and a slot in a buffer of
- * TRACE_MAX_EVENTS; past that, events are counted as dropped.
+ * relaxed atomic load. On, an event costs a lock and a slot in a buffer
+ * that grows to TRACE_MAX_EVENTS; past that, events are counted as dropped.
  */
 #ifndef COMMON_TRACE_H
 #define COMMON_TRACE_H
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum { TRACE_MAX_EVENTS = 1 << 20 };
+enum { TRACE_MAX_EVENTS = 1 << 18 }; /* about 14 MiB of events, 40 MiB of JSON */
 
 /* Starts a recording; 0, or EBUSY if one runs already (one at a time, as in
  * Go), or ENOMEM. Threads alive at the start are recorded as found: their
@@ -23,18 +23,23 @@ enum { TRACE_MAX_EVENTS = 1 << 20 };
 int trace_begin(void);
 
 /* Ends the recording and writes it to out as Chrome trace-event JSON, one
- * event a line. process is the name the trace gives the process. */
+ * event a line (out NULL: ends it and writes nothing). process is the name
+ * the trace gives the process. */
 void trace_end(FILE *out, const char *process);
 
-/* Whether a recording runs. */
+/* Whether a recording runs, and which one (census.c marks the threads a
+ * recording knows with it). */
 bool trace_recording(void);
+unsigned trace_generation(void);
 
-/* For census.c: what a thread started with go() does. file is the full
- * __FILE__ of the call site; the trace shows its last two parts. */
-void trace_started(pid_t tid, const char *name, const char *created_func,
+/* For census.c, with the thread's record locked: what a thread started with
+ * go() does, for the recording generation knows it in (an event of a
+ * recording that has ended is dropped). file is the full __FILE__ of the
+ * call site; the trace shows its last two parts. */
+void trace_started(unsigned generation, pid_t tid, const char *name, const char *created_func,
                    const char *created_file, int created_line);
-void trace_blocked(pid_t tid, const char *state, const char *file, int line);
-void trace_woke(pid_t tid);
-void trace_exited(pid_t tid);
+void trace_blocked(unsigned generation, pid_t tid, const char *state, const char *file, int line);
+void trace_woke(unsigned generation, pid_t tid);
+void trace_exited(unsigned generation, pid_t tid);
 
 #endif

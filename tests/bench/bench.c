@@ -296,7 +296,7 @@ static void bench_trace(void)
     printf("\ntracing (/debug/trace)\n");
     int64_t t0 = now_ns();
     for (int i = 0; i < 10000000; i++)
-        trace_woke(1);
+        trace_woke(0, 1);
     row("trace", "one hook while tracing is off (what each block and wake adds)",
         (double)(now_ns() - t0) / 10000000, "ns");
     double off = hooks_cost(1000000);

@@ -457,6 +457,20 @@ START_TEST(one_trace_at_a_time_and_bad_seconds_get_400)
     ck_assert_msg((sa == 200 && sb == 409) || (sa == 409 && sb == 200), "%d and %d", sa, sb);
     ck_assert(strstr(sa == 409 ? ra : rb, "a trace is being recorded already"));
     ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=0.01 HTTP/1.0\r\n\r\n")), 200);
+    /* A client that leaves during its recording ends it: the next one is
+     * recorded at once, not 60 s later. */
+    int gone = raw_send(s.port, "GET /debug/trace?seconds=60 HTTP/1.0\r\nHost: x\r\n\r\n");
+    ck_assert_int_ge(gone, 0);
+    int status = 0;
+    int64_t deadline = deadline_after(1000 * unit_slowdown());
+    while (status != 409 && now_ms() < deadline) /* until that recording runs */
+        status = status_of(exchange(&s, "GET /debug/trace?seconds=0.01 HTTP/1.0\r\n\r\n"));
+    ck_assert_int_eq(status, 409);
+    hang_up(gone, HANGUP_CLOSE);
+    deadline = deadline_after(1000 * unit_slowdown());
+    while (status != 200 && now_ms() < deadline)
+        status = status_of(exchange(&s, "GET /debug/trace?seconds=0.01 HTTP/1.0\r\n\r\n"));
+    ck_assert_msg(status == 200, "a trace asked for after the first one's client left: %d", status);
     server_stop_cleanly(&s);
 }
 END_TEST

@@ -80,7 +80,7 @@ struct marker {
 
 struct action {
     bool running;
-    char result[512];
+    char result[1024];
 };
 
 static const char *const kinds[2] = { "leaky", "fixed" };
@@ -94,7 +94,8 @@ static struct {
     struct server srv[2];  /* leaky, fixed */
     bool up;               /* both servers run */
     bool switching;
-    int64_t t0;            /* now_ms when the chapter started */
+    _Atomic int64_t t0;    /* now_ms when the chapter started (buttons read it unlocked) */
+    long first_seq;        /* the chapter's first sample */
     struct sample samples[MAX_SAMPLES];
     long seq;              /* samples taken since the start */
     struct marker markers[MAX_MARKERS];
@@ -108,7 +109,7 @@ static atomic_bool stopping;
 
 static double story_now(void)
 {
-    return (double)(now_ms() - d.t0) / 1000.0 / d.scale;
+    return (double)(now_ms() - atomic_load(&d.t0)) / 1000.0 / d.scale;
 }
 
 static void mark(const char *label, double t)
@@ -163,10 +164,11 @@ static void start_chapter(const char *dir)
         d.srv[1] = srv[1];
         d.up = true;
     }
-    d.t0 = now_ms();
+    atomic_store(&d.t0, now_ms());
+    d.first_seq = d.seq + 1;
     d.nmarkers = 0;
     d.dump[0][0] = d.dump[1][0] = '\0';
-    d.burst = d.patient = d.incident = (struct action){ 0 };
+    d.burst.result[0] = d.patient.result[0] = d.incident.result[0] = '\0';
     d.switching = false;
     pthread_mutex_unlock(&d.mu);
 }
@@ -209,6 +211,7 @@ static void sampler(void *arg)
 {
     (void)arg;
     long cpu_before[2] = { -1, -1 };
+    pid_t pid_before[2] = { 0, 0 };
     int64_t at_before = now_ms();
     for (long n = 0; !atomic_load(&stopping); n++) {
         pthread_mutex_lock(&d.mu);
@@ -221,9 +224,12 @@ static void sampler(void *arg)
             int64_t at = now_ms();
             for (int k = 0; k < 2; k++) {
                 long cpu = proc_cpu_ms(pid[k]);
+                if (pid[k] != pid_before[k]) /* another chapter's server: start afresh */
+                    cpu_before[k] = -1;
+                pid_before[k] = pid[k];
                 s.threads[k] = census_threads_of(pid[k]);
                 s.rss_kb[k] = proc_rss_kb(pid[k]);
-                s.cpu[k] = cpu_before[k] >= 0 && at > at_before
+                s.cpu[k] = cpu >= 0 && cpu_before[k] >= 0 && at > at_before
                                ? 100.0 * (double)(cpu - cpu_before[k]) / (double)(at - at_before)
                                : 0;
                 cpu_before[k] = cpu;
@@ -316,7 +322,7 @@ static void load_both(struct action *a, const struct burst *shape, const char *e
     both(run_side, &side[0], &side[1]);
     if (end_label)
         mark(end_label, story_now());
-    char text[2][256];
+    char text[2][sizeof a->result / 2];
     for (int k = 0; k < 2; k++)
         describe(text[k], sizeof text[k], kinds[k], &side[k].r);
     pthread_mutex_lock(&d.mu);
@@ -397,7 +403,7 @@ static void reply_text(struct evhttp_request *req, int status, const char *type,
         evbuffer_add(body, text, len);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", body);
+    evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", body);
     if (body)
         evbuffer_free(body);
 }
@@ -455,8 +461,8 @@ static void on_state(struct evhttp_request *req, long since)
     long first = since + 1;
     if (first < d.seq - MAX_SAMPLES + 1)
         first = d.seq - MAX_SAMPLES + 1;
-    if (first < 1)
-        first = 1;
+    if (first < d.first_seq)
+        first = d.first_seq; /* none of the last chapter's */
     for (long i = first; i <= d.seq; i++) {
         const struct sample *s = &d.samples[i % MAX_SAMPLES];
         fprintf(out, "%s[%.2f,%d,%d,%.0f,%.0f,%ld,%ld]", i == first ? "" : ",", s->t,
@@ -490,7 +496,8 @@ static void on_state(struct evhttp_request *req, long since)
 static void on_action(struct evhttp_request *req, struct action *a, void (*fn)(void *))
 {
     pthread_mutex_lock(&d.mu);
-    const char *busy = !d.up ? "the servers are not running" : a->running ? "already running" : NULL;
+    const char *busy = !d.up || d.switching ? "the servers are not running"
+                       : a->running ? "already running" : NULL;
     if (!busy) {
         a->running = true;
         a->result[0] = '\0';
@@ -519,8 +526,12 @@ static void on_chapter(struct evhttp_request *req, const char *nn_text)
         return;
     }
     pthread_mutex_lock(&d.mu);
-    bool busy = d.switching;
-    d.switching = true;
+    const char *busy = d.switching ? "already switching"
+                       : d.burst.running || d.patient.running || d.incident.running
+                           ? "a button's load is still running: wait for its result"
+                           : NULL;
+    if (!busy)
+        d.switching = true;
     pthread_mutex_unlock(&d.mu);
     char *copy = busy ? NULL : strdup(dir);
     if (busy || !copy || go("switch", switch_chapter, copy) != 0) {
@@ -530,7 +541,7 @@ static void on_chapter(struct evhttp_request *req, const char *nn_text)
             d.switching = false;
             pthread_mutex_unlock(&d.mu);
         }
-        reply_error(req, busy ? 409 : 503, busy ? "already switching" : "cannot start a thread");
+        reply_error(req, busy ? 409 : 503, busy ? busy : "cannot start a thread");
         return;
     }
     reply_text(req, 202, "application/json", "{}\n", 3);
@@ -604,6 +615,10 @@ static void on_request(struct evhttp_request *req, void *arg)
             reply_error(req, 400, "since takes a sample number");
         else
             on_state(req, n);
+    } else if (strcmp(path, "/api/burst") && strcmp(path, "/api/patient") &&
+               strcmp(path, "/api/incident") && strcmp(path, "/api/chapter") &&
+               !strncmp(path, "/api/", 5)) {
+        reply_error(req, 404, "no such API: /api/state, /api/burst, /api/patient, /api/incident, /api/chapter");
     } else if (!strncmp(path, "/api/", 5) && !post) {
         reply_error(req, 405, "buttons are POST");
     } else if (!strcmp(path, "/api/burst")) {
@@ -714,7 +729,7 @@ int main(int argc, char **argv)
     event_free(sigterm);
     evhttp_free(http);
     event_base_free(base);
-    go_wait_all(deadline_after(35000)); /* a burst in flight ends by its timeout */
-    stop_chapter();
+    stop_chapter(); /* a load in flight fails fast once its server is gone */
+    go_wait_all(deadline_after(35000));
     return 0;
 }

@@ -100,6 +100,12 @@ START_TEST(bad_requests_get_a_clear_answer)
     ck_assert_int_eq(call(&s, "DELETE", "/api/state"), 405);
     ck_assert_int_eq(call(&s, "GET", "/../../etc/passwd"), 404);
     ck_assert_int_eq(call(&s, "GET", "/nothing.html"), 404);
+    ck_assert_int_eq(call(&s, "GET", "/api/nope"), 404);
+    ck_assert_int_eq(call(&s, "POST", "/api/nope"), 404);
+    /* No switch while a button's load runs (it would outlive its servers). */
+    ck_assert_int_eq(call(&s, "POST", "/api/burst"), 202);
+    ck_assert_int_eq(call(&s, "POST", "/api/chapter?nn=02"), 409);
+    ck_assert_msg(strstr(reply, "still running"), "%s", reply);
     ck_assert_int_eq(call(&s, "GET", "/"), 200);
     ck_assert_msg(strstr(reply, "<title>Thread leaks, live</title>"), "%s", reply);
     ck_assert_int_eq(call(&s, "GET", "/app.js"), 200);

@@ -44,7 +44,8 @@ static void free_call(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct call *call = arg;
-    evhttp_connection_free(call->evcon);
+    if (call->evcon) /* NULL when no connection could be made */
+        evhttp_connection_free(call->evcon);
     free(call);
 }
 

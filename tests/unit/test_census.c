@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@
 #include "context.h"
 #include "errgroup.h"
 #include "go.h"
+#include "trace.h"
 #include "unit.h"
 
 /* Each gated thread holds its own reference, as chan.h asks. */
@@ -139,6 +143,115 @@ START_TEST(blocked_times_in_the_dump_are_story_seconds)
     chan_close(gate);
     chan_release(gate);
     time_scale_set(1);
+}
+END_TEST
+
+/* Threads that block and wake without pause, and some that start and end,
+ * while recordings begin and end under them: in every recording each
+ * thread's events must make sense on their own (as Perfetto reads them): it
+ * is known (started or found) before anything else, never blocks twice
+ * without a wake, never wakes unblocked, and nothing follows its exit. */
+static atomic_bool churning;
+
+static void churn(void *arg)
+{
+    chan_t *ch = arg;
+    int v = 0;
+    while (atomic_load(&churning)) {
+        struct chan_case c = chan_recv_case(ch, &v);
+        chan_select(&c, 1, 0); /* a block and a wake each time round */
+        census_block(CENSUS_SLEEP, __FILE__, __LINE__, NULL, 0, -1);
+        census_unblock();
+    }
+    chan_release(ch);
+}
+
+static void brief(void *arg)
+{
+    (void)arg;
+    census_block(CENSUS_SLEEP, __FILE__, __LINE__, NULL, 0, -1);
+    census_unblock();
+}
+
+struct seen {
+    int tid;
+    char state; /* 'k' known, 'b' blocked, 'x' exited */
+};
+
+static const char *check_trace(const char *text)
+{
+    static char why[256];
+    struct seen seen[512];
+    int n = 0;
+    for (const char *next = text; next && *next;) {
+        char l[512];
+        size_t len = strcspn(next, "\n");
+        snprintf(l, sizeof l, "%.*s", (int)(len < sizeof l ? len : sizeof l - 1), next);
+        next = next[len] ? next + len + 1 : NULL;
+        const char *tid_at = strstr(l, "\"tid\":");
+        if (!tid_at || strncmp(l, "{\"ph\":\"M\"", 9) == 0)
+            continue;
+        int tid = atoi(tid_at + 6), i = 0;
+        while (i < n && seen[i].tid != tid)
+            i++;
+        bool known = strstr(l, "\"name\":\"start\"") || strstr(l, "\"name\":\"alive at start\"");
+        if (i == n) {
+            if (!known) {
+                snprintf(why, sizeof why, "thread %d: an event before its start: %.80s", tid, l);
+                return why;
+            }
+            if (n < 512)
+                seen[n++] = (struct seen){ tid, 'k' };
+            continue;
+        }
+        char *st = &seen[i].state;
+        if (*st == 'x' || known) {
+            snprintf(why, sizeof why, "thread %d: %.80s after %s", tid, l,
+                     *st == 'x' ? "its exit" : "it was known");
+            return why;
+        }
+        if (strncmp(l, "{\"ph\":\"B\"", 9) == 0) {
+            if (*st == 'b') {
+                snprintf(why, sizeof why, "thread %d blocks twice: %.80s", tid, l);
+                return why;
+            }
+            *st = 'b';
+        } else if (strncmp(l, "{\"ph\":\"E\"", 9) == 0) {
+            if (*st != 'b') {
+                snprintf(why, sizeof why, "thread %d wakes unblocked: %.80s", tid, l);
+                return why;
+            }
+            *st = 'k';
+        } else if (strstr(l, "\"name\":\"exit\"")) {
+            *st = 'x';
+        }
+    }
+    return NULL;
+}
+
+START_TEST(every_recording_is_consistent_while_threads_churn)
+{
+    atomic_store(&churning, true);
+    chan_t *ch = chan_make(sizeof(int), 0);
+    for (int i = 0; i < 4; i++)
+        go("churn", churn, chan_ref(ch));
+    for (int r = 0; r < 40; r++) {
+        ck_assert_int_eq(trace_begin(), 0);
+        ck_assert_int_eq(trace_begin(), EBUSY);
+        for (int i = 0; i < 5; i++)
+            go("brief", brief, NULL);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        trace_end(f, "test");
+        fclose(f);
+        const char *why = check_trace(text);
+        ck_assert_msg(!why, "recording %d: %s", r, why);
+        free(text);
+    }
+    atomic_store(&churning, false);
+    chan_release(ch);
+    ck_assert_int_eq(go_wait_all(deadline_after(5000)), 0);
 }
 END_TEST
 
@@ -323,6 +436,7 @@ int main(void)
     UNIT_ADD(s, go_gives_the_thread_its_name_in_the_kernel);
     UNIT_ADD(s, dump_groups_threads_blocked_at_the_same_place);
     UNIT_ADD(s, blocked_times_in_the_dump_are_story_seconds);
+    UNIT_ADD_TIMEOUT(s, every_recording_is_consistent_while_threads_churn, 30);
     UNIT_ADD(s, a_sender_on_a_channel_its_creator_released_is_leaked);
     UNIT_ADD(s, waiting_on_a_context_or_a_timer_is_never_leaked);
     UNIT_ADD(s, go_wait_all_waits_for_every_go_thread);
