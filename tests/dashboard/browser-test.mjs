@@ -66,6 +66,13 @@ try {
   await page.click('#incident');
   const running = await until(page, (p) => p.$eval('#incident', (e) => e.disabled), 5000);
   if (!running) fail('the incident button never showed its load running');
+  // A switch while the load runs is refused: the reason shows, the menu goes back.
+  await page.select('#chapter', '02');
+  const refused = await until(page, async (p) =>
+    (await p.$eval('#status', (e) => e.textContent)).includes('still running') &&
+    await p.$eval('#chapter', (e) => e.value) === '05', 5000);
+  if (!refused) fail('a chapter switch during the incident was not refused on the page: ' +
+                     await page.$eval('#status', (e) => e.textContent));
   const done = await until(page, async (p) =>
     /incident: leaky:.* fixed:.*\d+ ×\d+/.test(await p.$eval('#results', (e) => e.textContent)), 90000);
   const results = await page.$eval('#results', (e) => e.textContent);

@@ -67,6 +67,9 @@ function show(state) {
     samples = [];
     $('chapter').value = chapter.slice(0, 2);
   }
+  // The same chapter started again: its clock starts again too.
+  if (state.samples.length && samples.length && state.samples[0][0] < samples[samples.length - 1][0])
+    samples = [];
   samples.push(...state.samples);
   if (samples.length > 6000) samples.splice(0, samples.length - 6000);
   markers = state.markers;
@@ -92,7 +95,7 @@ function show(state) {
     else if (a.result) lines.push(name + ': ' + a.result);
   }
   $('results').textContent = lines.join('\n');
-  $('status').textContent = state.switching ? 'starting ' + state.chapter + '…'
+  if (Date.now() > refusedUntil) $('status').textContent = state.switching ? 'starting ' + state.chapter + '…'
     : state.error ? state.error : state.up ? chapter + ' · live' : 'servers down';
   draw();
 }
@@ -108,13 +111,23 @@ async function poll() {
   setTimeout(poll, 250);
 }
 
+// Presses a button; a refusal stays on the page for a few seconds.
+let refusedUntil = 0;
 async function press(path) {
   const r = await fetch(path, { method: 'POST' });
-  if (!r.ok) $('status').textContent = path + ': ' + (await r.json()).error;
+  if (!r.ok) {
+    $('status').textContent = (await r.json()).error;
+    refusedUntil = Date.now() + 4000;
+  }
+  return r.ok;
 }
 
 $('burst').onclick = () => press('/api/burst');
 $('patient').onclick = () => press('/api/patient');
 $('incident').onclick = () => press('/api/incident');
-$('chapter').onchange = (e) => { seq = 0; press('/api/chapter?nn=' + e.target.value); };
+// A refused switch (a button's load still runs) puts the menu back.
+$('chapter').onchange = async (e) => {
+  if (await press('/api/chapter?nn=' + e.target.value)) return;
+  $('chapter').value = chapter.slice(0, 2);
+};
 poll();
