@@ -150,6 +150,8 @@ static void unregister(struct record *rec)
     free(rec);
 }
 
+static const char *short_path(const char *path);
+
 /* A recording sees a thread from its start, or from trace_begin's look at
  * it (census_each): the thread's events go to the trace, under its record's
  * lock, only once the recording knows it, so that none comes twice or before
@@ -167,7 +169,8 @@ static void *trampoline(void *p)
     self->tid = tid;
     if (trace_recording()) {
         self->traced = trace_generation();
-        trace_started(self->traced, tid, self->name, self->created_func, self->created_file,
+        trace_started(self->traced, tid, self->name, self->created_func,
+                      self->created_file ? short_path(self->created_file) : NULL,
                       self->created_line);
     }
     pthread_mutex_unlock(&self->mu);
@@ -309,7 +312,8 @@ void census_block(enum census_state state, const char *file, int line,
     r->deadline = deadline;
     r->since = now_ms();
     if (traced(r))
-        trace_blocked(r->traced, r->tid, state_name(state), file, line);
+        trace_blocked(r->traced, r->tid, state_name(state), file ? short_path(file) : NULL,
+                      line);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -341,8 +345,9 @@ void census_trace_found(unsigned generation,
             r->traced = generation;
             struct census_thread t = {
                 .tid = r->tid, .name = r->name, .state = state_name(r->state),
-                .file = r->state == CENSUS_RUNNING ? NULL : r->file, .line = r->line,
-                .created_func = r->created_func, .created_file = r->created_file,
+                .file = r->state == CENSUS_RUNNING || !r->file ? NULL : short_path(r->file),
+                .line = r->line, .created_func = r->created_func,
+                .created_file = r->created_file ? short_path(r->created_file) : NULL,
                 .created_line = r->created_line,
             };
             fn(&t, arg);

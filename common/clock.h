@@ -13,6 +13,9 @@
 /* Milliseconds on the monotonic clock; only differences mean anything. */
 int64_t now_ms(void);
 
+/* The same clock in nanoseconds, for measuring short things. */
+int64_t now_ns(void);
+
 /* The deadline ms milliseconds from now; -1 (for ever) when ms is negative.
  * Time arithmetic here saturates: a duration too long to add gives the
  * latest deadline there is, INT64_MAX, which in practice never comes. */

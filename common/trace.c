@@ -5,8 +5,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "census.h"
@@ -26,13 +24,6 @@ struct event {
 
 static atomic_bool on;
 static atomic_uint generation; /* which recording; census.c marks threads with it */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct event *events;
@@ -136,18 +127,6 @@ int trace_begin(void)
     return 0;
 }
 
-/* The last two parts of a path: "02-channel-block/leaky.c". */
-static const char *short_path(const char *path)
-{
-    const char *last = path ? strrchr(path, '/') : NULL;
-    if (!last)
-        return path ? path : "";
-    const char *p = last;
-    while (p > path && p[-1] != '/')
-        p--;
-    return p;
-}
-
 static void json_text(FILE *out, const char *s)
 {
     fputc('"', out);
@@ -210,7 +189,7 @@ void trace_end(FILE *out, const char *process)
             json_text(out, e->name);
             char site[256];
             snprintf(site, sizeof site, "%s at %s:%d", e->what ? e->what : "?",
-                     short_path(e->file), e->line);
+                     (e->file ? e->file : ""), e->line);
             fprintf(out, ",\"created by\":");
             json_text(out, site);
             fputs("}}", out);
@@ -218,7 +197,7 @@ void trace_end(FILE *out, const char *process)
         }
         case BLOCKED: {
             char at[256];
-            snprintf(at, sizeof at, "%s:%d", short_path(e->file), e->line);
+            snprintf(at, sizeof at, "%s:%d", (e->file ? e->file : ""), e->line);
             fprintf(out, "{\"ph\":\"B\",\"name\":");
             json_text(out, e->what);
             fputc(',', out);

@@ -34,8 +34,8 @@ unsigned trace_generation(void);
 
 /* For census.c, with the thread's record locked: what a thread started with
  * go() does, for the recording generation knows it in (an event of a
- * recording that has ended is dropped). file is the full __FILE__ of the
- * call site; the trace shows its last two parts. */
+ * recording that has ended is dropped). Files are as the dump shows them:
+ * "02-channel-block/leaky.c". */
 void trace_started(unsigned generation, pid_t tid, const char *name, const char *created_func,
                    const char *created_file, int created_line);
 void trace_blocked(unsigned generation, pid_t tid, const char *state, const char *file, int line);

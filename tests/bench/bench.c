@@ -42,13 +42,6 @@
 
 static FILE *csv;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void row(const char *section, const char *name, double value, const char *unit)
 {
     printf("  %-58s %12.2f %s\n", name, value, unit);
@@ -60,11 +53,6 @@ static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-int64_t bench_now_ns(void)
-{
-    return now_ns();
 }
 
 FILE *bench_csv(void)

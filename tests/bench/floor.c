@@ -30,6 +30,7 @@
 
 #include "census.h"
 #include "chan.h"
+#include "clock.h"
 #include "context.h"
 #include "go.h"
 
@@ -156,7 +157,7 @@ static double pingpong_once(enum kind kind, enum place place, int rounds)
         pthread_create(&t, NULL, ponger, &p);
     }
     pin(place, 0);
-    int64_t start = bench_now_ns();
+    int64_t start = now_ns();
     for (int i = 1; i <= rounds; i++) {
         switch (kind) {
         case FUTEX:
@@ -182,7 +183,7 @@ static double pingpong_once(enum kind kind, enum place place, int rounds)
             break;
         }
     }
-    double us = (double)(bench_now_ns() - start) / rounds / 1000;
+    double us = (double)(now_ns() - start) / rounds / 1000;
     unpin();
     if (kind == CHAN) {
         go_wait_all(-1);
@@ -245,7 +246,7 @@ static void crowd_member(struct crowd *c)
     else
         chan_recv(ctx_done(c->ctx), NULL);
     if (atomic_fetch_sub(&c->left, 1) == 1) {
-        c->last_return = bench_now_ns();
+        c->last_return = now_ns();
         futex_post(&c->word, 2); /* the last one tells the main thread */
     }
 }
@@ -288,7 +289,7 @@ static double wake_all_once(enum crowd_kind kind, int n)
     /* Give the last arrivals time to go to sleep, not just to start. */
     struct timespec settle = { 0, 2000000 + started * 20000L };
     nanosleep(&settle, NULL);
-    int64_t start = bench_now_ns();
+    int64_t start = now_ns();
     if (kind == CROWD_FUTEX) {
         atomic_store(&c.word, 1);
         futex(&c.word, FUTEX_WAKE_PRIVATE, INT_MAX);

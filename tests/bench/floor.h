@@ -11,7 +11,6 @@ struct spread {
     double median, min, max;
 };
 
-int64_t bench_now_ns(void);
 FILE *bench_csv(void);
 struct spread bench_spread(double *v, int n);
 void bench_row(const char *section, const char *name, double value, const char *unit);
