@@ -1,9 +1,9 @@
-/* The registry of threads started with go(), their blocking state, and the
+/* The registry of threads started with tl_go(), their blocking state, and the
  * dump. Lock order: registry, then a thread's record, then a channel. The
  * blocking primitives never hold a channel lock while they touch their record.
  */
 #define _GNU_SOURCE
-#include "census.h"
+#include "threadleaks/census.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,51 +19,59 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chan.h"
+#include "threadleaks/chan.h"
 #include "chan_internal.h"
-#include "clock.h"
-#include "go.h"
-#include "trace.h"
+#include "threadleaks/clock.h"
+#include "threadleaks/hook.h"
+#include "threadleaks/trace.h"
 
 struct record {
     struct record *prev, *next; /* guarded by registry_mu */
     pthread_mutex_t mu;         /* guards everything below */
     pid_t tid;
     char name[16];
-    enum census_state state;
+    enum tl_state state;
     const char *file;
     int line;
     int64_t since, deadline;
-    const struct chan_case *cases;
+    const struct tl_chan_case *cases;
     int n;
-    const char *created_func, *created_file; /* where go() was called: fixed at birth */
+    const char *created_func, *created_file; /* where tl_go() was called: fixed at birth */
     int created_line;
-    void (*fn)(void *); /* what the thread runs: fixed at birth */
-    void *arg;
-    unsigned traced; /* the recording (trace_generation) that knows this thread */
+    unsigned traced; /* the recording (tl_trace_generation) that knows this thread */
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t registry_cond; /* on CLOCK_MONOTONIC; signalled when running drops */
-static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static struct record *registry;
-static int running;
-static int waiting_for_all; /* threads in go_wait_all: only they need a signal */
-static _Thread_local struct record *self;
+static int registered;
 
-static void registry_init(void)
+static void *thread_start(const char *name, struct tl_site created);
+static void thread_block(void *thread, enum tl_state state, const char *file, int line,
+                         const struct tl_chan_case *cases, int n, int64_t deadline);
+static void thread_unblock(void *thread);
+static void thread_exit(void *thread);
+
+static const struct tl_hook census_hook = { thread_start, thread_block, thread_unblock,
+                                            thread_exit };
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static int start_err;
+
+static void start_watching(void)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&registry_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    start_err = tl_hook_set(&census_hook);
+}
+
+int tl_census_start(void)
+{
+    pthread_once(&start_once, start_watching);
+    return start_err;
 }
 
 /* ---- counting ---- */
 
-int census_threads_of(pid_t pid)
+int tl_census_threads_of(pid_t pid)
 {
+    tl_census_start();
     char path[64];
     if (pid == 0)
         snprintf(path, sizeof path, "/proc/self/task");
@@ -81,16 +89,16 @@ int census_threads_of(pid_t pid)
     return n;
 }
 
-int census_threads(void)
+int tl_census_threads(void)
 {
-    return census_threads_of(0);
+    return tl_census_threads_of(0);
 }
 
 /* One wait of a poll with growing pauses (1, 2, 4 ... 64 ms), never past the
  * deadline. Returns false once the deadline has passed. */
 static bool pause_before_next_look(int64_t *pause, int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - tl_now_ms();
     if (left <= 0)
         return false;
     int64_t ms = *pause < left ? *pause : left;
@@ -101,11 +109,11 @@ static bool pause_before_next_look(int64_t *pause, int64_t deadline)
     return true;
 }
 
-int census_settle(pid_t pid, int want, int64_t deadline)
+int tl_census_settle(pid_t pid, int want, int64_t deadline)
 {
     int64_t pause = 1;
     int n;
-    while ((n = census_threads_of(pid)) != want && n >= 0 &&
+    while ((n = tl_census_threads_of(pid)) != want && n >= 0 &&
            pause_before_next_look(&pause, deadline))
         ;
     return n;
@@ -117,25 +125,74 @@ static void *say_tid(void *arg)
     return NULL;
 }
 
-int census_warm_up(void)
+int tl_census_warm_up(void)
 {
+    tl_census_start();
     pthread_t t;
     pid_t tid = 0;
-    if (pthread_create(&t, NULL, say_tid, &tid) != 0)
-        return -1;
+    int rc = pthread_create(&t, NULL, say_tid, &tid);
+    if (rc != 0)
+        return rc;
     pthread_join(t, NULL);
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
-    int64_t deadline = deadline_after(2000), pause = 1;
+    int64_t deadline = tl_deadline_after(2000), pause = 1;
     while (access(path, F_OK) == 0 && pause_before_next_look(&pause, deadline))
         ;
     return 0;
 }
 
-/* ---- go ---- */
+/* ---- the hook: each thread started with tl_go() has a record ---- */
 
-static void unregister(struct record *rec)
+static const char *short_path(const char *path);
+
+/* A recording sees a thread from its start, or from trace_begin's look at
+ * it (tl_census_trace_found): the thread's events go to the trace, under its
+ * record's lock, only once the recording knows it, so that none comes twice
+ * or before the thread was found. */
+static bool traced(struct record *r)
 {
+    return tl_trace_recording() && r->traced == tl_trace_generation();
+}
+
+static void *thread_start(const char *name, struct tl_site created)
+{
+    struct record *rec = calloc(1, sizeof *rec);
+    if (!rec)
+        return NULL; /* the thread runs all the same, unseen by the dump */
+    pthread_mutex_init(&rec->mu, NULL);
+    snprintf(rec->name, sizeof rec->name, "%s", name);
+    rec->state = TL_STATE_RUNNING;
+    rec->created_func = created.func;
+    rec->created_file = created.file;
+    rec->created_line = created.line;
+    rec->tid = (pid_t)syscall(SYS_gettid);
+
+    pthread_mutex_lock(&registry_mu);
+    rec->next = registry;
+    if (registry)
+        registry->prev = rec;
+    registry = rec;
+    registered++;
+    pthread_mutex_lock(&rec->mu);
+    if (tl_trace_recording()) {
+        rec->traced = tl_trace_generation();
+        tl_trace_started(rec->traced, rec->tid, rec->name, rec->created_func,
+                         rec->created_file ? short_path(rec->created_file) : NULL,
+                         rec->created_line);
+    }
+    pthread_mutex_unlock(&rec->mu);
+    pthread_mutex_unlock(&registry_mu);
+    return rec;
+}
+
+static void thread_exit(void *thread)
+{
+    struct record *rec = thread;
+    pthread_mutex_lock(&rec->mu);
+    if (traced(rec))
+        tl_trace_exited(rec->traced, rec->tid);
+    pthread_mutex_unlock(&rec->mu);
     pthread_mutex_lock(&registry_mu);
     if (rec->prev)
         rec->prev->next = rec->next;
@@ -143,166 +200,20 @@ static void unregister(struct record *rec)
         registry = rec->next;
     if (rec->next)
         rec->next->prev = rec->prev;
-    if (--running == 0 && waiting_for_all > 0)
-        pthread_cond_broadcast(&registry_cond);
+    registered--;
     pthread_mutex_unlock(&registry_mu);
     pthread_mutex_destroy(&rec->mu);
     free(rec);
 }
 
-static const char *short_path(const char *path);
-
-/* A recording sees a thread from its start, or from trace_begin's look at
- * it (census_each): the thread's events go to the trace, under its record's
- * lock, only once the recording knows it, so that none comes twice or before
- * the thread was found. */
-static bool traced(struct record *r)
-{
-    return trace_recording() && r->traced == trace_generation();
-}
-
-static void *trampoline(void *p)
-{
-    self = p;
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    pthread_mutex_lock(&self->mu);
-    self->tid = tid;
-    if (trace_recording()) {
-        self->traced = trace_generation();
-        trace_started(self->traced, tid, self->name, self->created_func,
-                      self->created_file ? short_path(self->created_file) : NULL,
-                      self->created_line);
-    }
-    pthread_mutex_unlock(&self->mu);
-    pthread_setname_np(pthread_self(), self->name);
-    self->fn(self->arg);
-    struct record *rec = self;
-    self = NULL;
-    pthread_mutex_lock(&rec->mu);
-    if (traced(rec))
-        trace_exited(rec->traced, tid);
-    pthread_mutex_unlock(&rec->mu);
-    unregister(rec);
-    return NULL;
-}
-
-/* A thread's stack: what handlers and workers need, small enough that
- * glibc's cache of 40 MiB of stacks keeps a few hundred for reuse (a start
- * that misses it maps a fresh stack, and its exit unmaps one and flushes the
- * TLB of every CPU). A sanitizer's frames are larger. */
-#ifndef SLOWDOWN
-#define SLOWDOWN 1 /* CMakeLists.txt: 4 under a sanitizer */
-#endif
-static atomic_size_t stack_size = GO_STACK_SIZE * SLOWDOWN;
-
-int go_set_stack_size(size_t bytes)
-{
-    if (bytes < (size_t)PTHREAD_STACK_MIN || bytes > (size_t)1 << 30)
-        return EINVAL;
-    atomic_store(&stack_size, bytes);
-    return 0;
-}
-
-size_t go_stack_size(void)
-{
-    return atomic_load(&stack_size);
-}
-
-static _Thread_local int failed_starts;
-
-int go_start_failures(void)
-{
-    return failed_starts;
-}
-
-int go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
-          const char *file, int line)
-{
-    pthread_once(&registry_once, registry_init);
-    struct record *rec = calloc(1, sizeof *rec);
-    if (!rec) {
-        failed_starts++;
-        return ENOMEM;
-    }
-    pthread_mutex_init(&rec->mu, NULL);
-    snprintf(rec->name, sizeof rec->name, "%s", name ? name : "go");
-    rec->state = CENSUS_RUNNING;
-    rec->created_func = func;
-    rec->created_file = file;
-    rec->created_line = line;
-    rec->fn = fn;
-    rec->arg = arg;
-
-    pthread_mutex_lock(&registry_mu);
-    rec->next = registry;
-    if (registry)
-        registry->prev = rec;
-    registry = rec;
-    running++;
-    pthread_mutex_unlock(&registry_mu);
-
-    /* Signals belong to the thread that runs the event loop, not to workers:
-     * the new thread starts with every signal blocked. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_attr_setstacksize(&attr, go_stack_size()) != 0)
-        fprintf(stderr, "go: stack size %zu refused; the default is used\n", go_stack_size());
-    /* glibc's guard page stays */
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, trampoline, rec);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        unregister(rec);
-        failed_starts++;
-    }
-    return rc;
-}
-
-int go_running(void)
-{
-    pthread_mutex_lock(&registry_mu);
-    int n = running;
-    pthread_mutex_unlock(&registry_mu);
-    census_unblock();
-    return n;
-}
-
-int go_wait_all_at(int64_t deadline, const char *file, int line)
-{
-    pthread_once(&registry_once, registry_init);
-    struct timespec ts;
-    deadline_to_timespec(deadline, &ts);
-    census_block(CENSUS_WAIT_ALL, file, line, NULL, 0, deadline);
-    pthread_mutex_lock(&registry_mu);
-    waiting_for_all++;
-    while (running > 0) {
-        int rc = deadline < 0 ? pthread_cond_wait(&registry_cond, &registry_mu)
-                              : pthread_cond_timedwait(&registry_cond, &registry_mu, &ts);
-        if (rc == ETIMEDOUT)
-            break;
-    }
-    waiting_for_all--;
-    int n = running;
-    pthread_mutex_unlock(&registry_mu);
-    census_unblock();
-    return n;
-}
-
 /* ---- blocking state ---- */
 
-static const char *state_name(enum census_state s);
+static const char *state_name(enum tl_state s);
 
-void census_block(enum census_state state, const char *file, int line,
-                  const struct chan_case *cases, int n, int64_t deadline)
+static void thread_block(void *thread, enum tl_state state, const char *file, int line,
+                         const struct tl_chan_case *cases, int n, int64_t deadline)
 {
-    struct record *r = self;
-    if (!r)
-        return;
+    struct record *r = thread;
     pthread_mutex_lock(&r->mu);
     r->state = state;
     r->file = file;
@@ -310,32 +221,31 @@ void census_block(enum census_state state, const char *file, int line,
     r->cases = cases;
     r->n = n;
     r->deadline = deadline;
-    r->since = now_ms();
+    r->since = tl_now_ms();
     if (traced(r))
-        trace_blocked(r->traced, r->tid, state_name(state), file ? short_path(file) : NULL,
+        tl_trace_blocked(r->traced, r->tid, state_name(state), file ? short_path(file) : NULL,
                       line);
     pthread_mutex_unlock(&r->mu);
 }
 
-void census_unblock(void)
+static void thread_unblock(void *thread)
 {
-    struct record *r = self;
-    if (!r)
-        return;
+    struct record *r = thread;
     pthread_mutex_lock(&r->mu);
-    r->state = CENSUS_RUNNING;
+    r->state = TL_STATE_RUNNING;
     r->file = NULL;
     r->line = 0;
     r->cases = NULL;
     r->n = 0;
     if (traced(r))
-        trace_woke(r->traced, r->tid);
+        tl_trace_woke(r->traced, r->tid);
     pthread_mutex_unlock(&r->mu);
 }
 
-void census_trace_found(unsigned generation,
-                        void (*fn)(const struct census_thread *t, void *arg), void *arg)
+void tl_census_trace_found(unsigned generation,
+                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg)
 {
+    tl_census_start();
     pthread_mutex_lock(&registry_mu);
     for (struct record *r = registry; r; r = r->next) {
         pthread_mutex_lock(&r->mu);
@@ -343,9 +253,9 @@ void census_trace_found(unsigned generation,
          * start event tells the trace about it. */
         if (r->tid > 0 && r->traced != generation) {
             r->traced = generation;
-            struct census_thread t = {
+            struct tl_census_thread t = {
                 .tid = r->tid, .name = r->name, .state = state_name(r->state),
-                .file = r->state == CENSUS_RUNNING || !r->file ? NULL : short_path(r->file),
+                .file = r->state == TL_STATE_RUNNING || !r->file ? NULL : short_path(r->file),
                 .line = r->line, .created_func = r->created_func,
                 .created_file = r->created_file ? short_path(r->created_file) : NULL,
                 .created_line = r->created_line,
@@ -361,7 +271,7 @@ void census_trace_found(unsigned generation,
 
 struct row {
     char name[16];
-    enum census_state state;
+    enum tl_state state;
     const char *file;
     int line;
     const char *created_func, *created_file;
@@ -372,11 +282,11 @@ struct row {
     pid_t tid;
 };
 
-static const char *state_name(enum census_state s)
+static const char *state_name(enum tl_state s)
 {
     static const char *names[] = { "running", "chan_send",  "chan_recv", "select",
                                    "sleep",   "io",         "group_wait", "group_go",
-                                   "wait_all" };
+                                   "wait_all", "wg_wait" };
     return names[s];
 }
 
@@ -385,11 +295,11 @@ static const char *state_name(enum census_state s)
 static bool is_leaked(const struct record *r)
 {
     if (r->deadline >= 0 ||
-        (r->state != CENSUS_CHAN_SEND && r->state != CENSUS_CHAN_RECV &&
-         r->state != CENSUS_SELECT))
+        (r->state != TL_STATE_CHAN_SEND && r->state != TL_STATE_CHAN_RECV &&
+         r->state != TL_STATE_SELECT))
         return false;
     for (int i = 0; i < r->n; i++)
-        if (r->cases[i].ch && !chan_abandoned(r->cases[i].ch))
+        if (r->cases[i].ch && !tl_chan_abandoned(r->cases[i].ch))
             return false;
     return true;
 }
@@ -442,9 +352,9 @@ static int by_count(const void *a, const void *b)
 /* Snapshots the registry into rows, one per thread. */
 static int snapshot(struct row **out)
 {
-    int64_t now = now_ms();
+    int64_t now = tl_now_ms();
     pthread_mutex_lock(&registry_mu);
-    int cap = running > 0 ? running : 1, n = 0;
+    int cap = registered > 0 ? registered : 1, n = 0;
     struct row *rows = calloc((size_t)cap, sizeof *rows);
     for (struct record *r = registry; r && rows && n < cap; r = r->next) {
         pthread_mutex_lock(&r->mu);
@@ -458,7 +368,7 @@ static int snapshot(struct row **out)
         w->created_line = r->created_line;
         w->tid = r->tid;
         w->leaked = is_leaked(r);
-        w->min_ms = w->max_ms = r->state == CENSUS_RUNNING ? 0 : now - r->since;
+        w->min_ms = w->max_ms = r->state == TL_STATE_RUNNING ? 0 : now - r->since;
         w->count = 1;
         pthread_mutex_unlock(&r->mu);
     }
@@ -495,9 +405,17 @@ static bool is_registered(const struct row *rows, int n, pid_t tid)
     return false;
 }
 
-/* Threads the kernel lists that are not running a go() function: the main
- * thread, and go() threads just starting or just returned. By kernel name. */
-static void dump_others(FILE *out, const struct row *rows, int n)
+/* Threads the kernel lists that are not running a tl_go() function: the main
+ * thread, and tl_go() threads just starting or just returned. By kernel name. */
+static bool is_one_of(const pid_t *only, int nonly, pid_t tid)
+{
+    for (int i = 0; i < nonly; i++)
+        if (only[i] == tid)
+            return true;
+    return false;
+}
+
+static void dump_others(FILE *out, const struct row *rows, int n, const pid_t *only, int nonly)
 {
     DIR *dir = opendir("/proc/self/task");
     if (!dir)
@@ -510,7 +428,8 @@ static void dump_others(FILE *out, const struct row *rows, int n)
     int nnames = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.' || is_registered(rows, n, (pid_t)atoi(e->d_name)))
+        if (e->d_name[0] == '.' || is_registered(rows, n, (pid_t)atoi(e->d_name)) ||
+            (only && !is_one_of(only, nonly, (pid_t)atoi(e->d_name))))
             continue;
         char path[300], comm[32] = "";
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
@@ -539,12 +458,22 @@ static void dump_others(FILE *out, const struct row *rows, int n)
                 names[i].count, names[i].comm, "running");
 }
 
-void census_dump(FILE *out)
+/* The dump of every thread, or (only not NULL) of the nonly threads listed. */
+static void dump(FILE *out, const pid_t *only, int nonly)
 {
+    tl_census_start();
     struct row *rows;
     int n = snapshot(&rows);
-    fprintf(out, "threads: %d\n", census_threads());
-    dump_others(out, rows, n);
+    if (only) {
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+            if (is_one_of(only, nonly, rows[i].tid))
+                rows[kept++] = rows[i];
+        n = kept;
+    } else {
+        fprintf(out, "threads: %d\n", tl_census_threads());
+    }
+    dump_others(out, rows, n, only, nonly);
     int g = group_rows(rows, n);
     for (int i = 0; i < g; i++) {
         const struct row *r = &rows[i];
@@ -552,11 +481,11 @@ void census_dump(FILE *out)
         if (r->file)
             fprintf(out, " at %s:%d", r->file, r->line);
         /* In the story's seconds, as every other duration the chapters name. */
-        if (r->state != CENSUS_RUNNING && time_scale() == 1)
+        if (r->state != TL_STATE_RUNNING && tl_time_scale() == 1)
             fprintf(out, ", blocked %.1fs..%.1fs", r->min_ms / 1000.0, r->max_ms / 1000.0);
-        else if (r->state != CENSUS_RUNNING)
-            fprintf(out, ", blocked %.1fs..%.1fs of the story", r->min_ms / 1000.0 / time_scale(),
-                    r->max_ms / 1000.0 / time_scale());
+        else if (r->state != TL_STATE_RUNNING)
+            fprintf(out, ", blocked %.1fs..%.1fs of the story", r->min_ms / 1000.0 / tl_time_scale(),
+                    r->max_ms / 1000.0 / tl_time_scale());
         if (r->leaked)
             fprintf(out, ", leaked");
         fputc('\n', out);
@@ -565,4 +494,26 @@ void census_dump(FILE *out)
                     r->created_line);
     }
     free(rows);
+}
+
+void tl_census_dump(FILE *out)
+{
+    dump(out, NULL, 0);
+}
+
+void tl_census_dump_threads(FILE *out, const pid_t *tids, int n)
+{
+    dump(out, tids, n > 0 ? n : 0);
+}
+
+const char *tl_census_created_by(pid_t tid)
+{
+    tl_census_start();
+    const char *func = NULL;
+    pthread_mutex_lock(&registry_mu);
+    for (struct record *r = registry; r && !func; r = r->next)
+        if (r->tid == tid)
+            func = r->created_func;
+    pthread_mutex_unlock(&registry_mu);
+    return func;
 }

@@ -12,7 +12,7 @@
  * a lock its waker still holds, and a close wakes its crowd outside the lock.
  */
 #define _GNU_SOURCE /* syscall */
-#include "chan.h"
+#include "threadleaks/chan.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "census.h"
+#include "threadleaks/hook.h"
 #include "chan_internal.h"
-#include "clock.h"
-#include "panic.h"
+#include "threadleaks/clock.h"
+#include "threadleaks/panic.h"
 
 enum { WAITING = -1, TIMED_OUT = -2 };
 /* A waiter's futex word: NOT_YET, then DELIVERED; or, while NOT_YET, ASLEEP
@@ -45,7 +45,7 @@ struct waiter {
 /* One case of a blocked thread, queued on its channel. */
 struct sudog {
     struct waiter *w;
-    struct chan_case *c;
+    struct tl_chan_case *c;
     int index;
     bool counts; /* the thread's first case on this channel: counted in blocked */
     struct sudog *prev, *next;
@@ -55,7 +55,7 @@ struct queue {
     struct sudog *head, *tail;
 };
 
-struct chan {
+struct tl_chan {
     pthread_mutex_t mu;
     size_t elem_size;
     int cap;
@@ -75,7 +75,7 @@ struct chan {
     char *buf;
 };
 
-static void enqueue(chan_t *ch, struct queue *q, struct sudog *s)
+static void enqueue(tl_chan_t *ch, struct queue *q, struct sudog *s)
 {
     s->next = NULL;
     s->prev = q->tail;
@@ -88,7 +88,7 @@ static void enqueue(chan_t *ch, struct queue *q, struct sudog *s)
         ch->blocked++;
 }
 
-static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
+static void unlink_sudog(tl_chan_t *ch, struct queue *q, struct sudog *s)
 {
     if (s->prev)
         s->prev->next = s->next;
@@ -106,7 +106,7 @@ static void unlink_sudog(chan_t *ch, struct queue *q, struct sudog *s)
 /* Takes the first queued case whose thread is still waiting and claims that
  * thread for it, or returns NULL. Nobody else can claim it now, and it will
  * not leave before flush_wakes delivers its wake-up. */
-static struct sudog *claim_first(chan_t *ch, struct queue *q)
+static struct sudog *claim_first(tl_chan_t *ch, struct queue *q)
 {
     struct sudog *s;
     while ((s = q->head) != NULL) {
@@ -140,7 +140,7 @@ static long futex(atomic_int *word, int op, int val, const struct timespec *at)
  * nothing of it is read after; a late FUTEX_WAKE there is only a spurious
  * wake-up, which every futex wait here allows for. A close (closed set) wakes
  * the waiters asleep on its bell with one system call, however many. */
-static void flush_wakes_ringing(chan_t *closed)
+static void flush_wakes_ringing(tl_chan_t *closed)
 {
     bool ring = false;
     while (to_wake) {
@@ -164,12 +164,12 @@ static void flush_wakes(void)
     flush_wakes_ringing(NULL);
 }
 
-static char *slot(chan_t *ch, int i)
+static char *slot(tl_chan_t *ch, int i)
 {
     return ch->buf + (size_t)((ch->head + i) % ch->cap) * ch->elem_size;
 }
 
-static void copy_out(chan_t *ch, void *dst, const void *src)
+static void copy_out(tl_chan_t *ch, void *dst, const void *src)
 {
     if (dst)
         memcpy(dst, src, ch->elem_size);
@@ -177,7 +177,7 @@ static void copy_out(chan_t *ch, void *dst, const void *src)
 
 /* The send half of a select case, with ch locked. Returns true if it
  * happened now (errno_out is EPIPE for a closed channel). */
-static bool try_send(chan_t *ch, const void *val, int *errno_out)
+static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
 {
     if (ch->closed) {
         *errno_out = EPIPE;
@@ -199,7 +199,7 @@ static bool try_send(chan_t *ch, const void *val, int *errno_out)
 }
 
 /* The receive half, with ch locked. */
-static bool try_recv(chan_t *ch, void *val, bool *ok)
+static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
 {
     if (ch->len > 0) {
         copy_out(ch, val, slot(ch, 0));
@@ -231,13 +231,13 @@ static bool try_recv(chan_t *ch, void *val, bool *ok)
     return false;
 }
 
-chan_t *chan_make(size_t elem_size, int capacity)
+tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
 {
     if (elem_size == 0 || capacity < 0) {
         errno = EINVAL;
         return NULL;
     }
-    chan_t *ch = calloc(1, sizeof *ch);
+    tl_chan_t *ch = calloc(1, sizeof *ch);
     if (!ch)
         return NULL;
     if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, elem_size))) {
@@ -252,14 +252,14 @@ chan_t *chan_make(size_t elem_size, int capacity)
     return ch;
 }
 
-chan_t *chan_ref(chan_t *ch)
+tl_chan_t *tl_chan_ref(tl_chan_t *ch)
 {
     if (ch)
         atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
     return ch;
 }
 
-void chan_release(chan_t *ch)
+void tl_chan_release(tl_chan_t *ch)
 {
     if (!ch || atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
         return;
@@ -270,15 +270,15 @@ void chan_release(chan_t *ch)
     free(ch);
 }
 
-void chan_close_at(chan_t *ch, const char *file, int line)
+void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
 {
     if (!ch)
-        go_panic("close of nil channel", file, line);
-    chan_ref(ch); /* a woken waiter may drop the last reference before the ring */
+        tl_go_panic("close of nil channel", file, line);
+    tl_chan_ref(ch); /* a woken waiter may drop the last reference before the ring */
     pthread_mutex_lock(&ch->mu);
     if (ch->closed) {
         pthread_mutex_unlock(&ch->mu);
-        go_panic("close of closed channel", file, line);
+        tl_go_panic("close of closed channel", file, line);
     }
     ch->closed = true;
     ch->wake_at = -1;
@@ -293,16 +293,16 @@ void chan_close_at(chan_t *ch, const char *file, int line)
         wake_claimed(s, true);
     pthread_mutex_unlock(&ch->mu);
     flush_wakes_ringing(ch);
-    chan_release(ch);
+    tl_chan_release(ch);
 }
 
 /* Runs a wake that has come due; the caller holds no lock. */
-static void run_due_wake(chan_t *ch)
+static void run_due_wake(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);
     void (*wake)(void *) = NULL;
     void *arg = NULL;
-    if (ch->wake_at >= 0 && now_ms() >= ch->wake_at) {
+    if (ch->wake_at >= 0 && tl_now_ms() >= ch->wake_at) {
         wake = ch->wake;
         arg = ch->wake_arg;
         ch->wake_at = -1;
@@ -312,7 +312,7 @@ static void run_due_wake(chan_t *ch)
         wake(arg);
 }
 
-int chan_len(chan_t *ch)
+int tl_chan_len(tl_chan_t *ch)
 {
     if (!ch)
         return 0;
@@ -323,7 +323,7 @@ int chan_len(chan_t *ch)
     return n;
 }
 
-int chan_cap(chan_t *ch)
+int tl_chan_cap(tl_chan_t *ch)
 {
     return ch ? ch->cap : 0;
 }
@@ -334,7 +334,7 @@ static uint64_t next_random(void)
 {
     static _Thread_local uint64_t x;
     if (x == 0)
-        x = (uint64_t)(uintptr_t)&x ^ (uint64_t)now_ms() << 20 ^ 0x9e3779b97f4a7c15u;
+        x = (uint64_t)(uintptr_t)&x ^ (uint64_t)tl_now_ms() << 20 ^ 0x9e3779b97f4a7c15u;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
@@ -343,23 +343,23 @@ static uint64_t next_random(void)
 
 static int by_address(const void *a, const void *b)
 {
-    uintptr_t x = (uintptr_t)*(chan_t *const *)a, y = (uintptr_t)*(chan_t *const *)b;
+    uintptr_t x = (uintptr_t)*(tl_chan_t *const *)a, y = (uintptr_t)*(tl_chan_t *const *)b;
     return (x > y) - (x < y);
 }
 
 /* The scratch a select needs: small selects use the stack, as Go's do. */
 enum { SMALL = 4 };
 struct scratch {
-    chan_t **locks;  /* distinct channels in address order */
+    tl_chan_t **locks;  /* distinct channels in address order */
     int nlocks;
     int *order;      /* cases in random poll order */
     struct sudog *sudogs;
-    chan_t *locks_small[SMALL];
+    tl_chan_t *locks_small[SMALL];
     int order_small[SMALL];
     struct sudog sudogs_small[SMALL];
 };
 
-static int scratch_init(struct scratch *sc, struct chan_case *cases, int n)
+static int scratch_init(struct scratch *sc, struct tl_chan_case *cases, int n)
 {
     if (n <= SMALL) {
         sc->locks = sc->locks_small;
@@ -419,25 +419,25 @@ static void unlock_all(struct scratch *sc)
 
 /* Pass 1: the first ready case in poll order, done now; -1 if none is ready.
  * *due is set when a channel's wake has come due instead. */
-static int poll_cases(struct scratch *sc, struct chan_case *cases, int n, bool *due,
+static int poll_cases(struct scratch *sc, struct tl_chan_case *cases, int n, bool *due,
                       int *err)
 {
     int64_t now = -1;
     *due = false;
     for (int k = 0; k < n; k++) {
         int i = sc->order[k];
-        struct chan_case *c = &cases[i];
+        struct tl_chan_case *c = &cases[i];
         if (!c->ch)
             continue;
         if (c->ch->wake_at >= 0) {
             if (now < 0)
-                now = now_ms();
+                now = tl_now_ms();
             if (now >= c->ch->wake_at) {
                 *due = true;
                 continue;
             }
         }
-        if (c->op == CHAN_SEND ? try_send(c->ch, c->val, err)
+        if (c->op == TL_CHAN_SEND ? try_send(c->ch, c->val, err)
                                : try_recv(c->ch, c->val, &c->ok))
             return i;
     }
@@ -532,7 +532,7 @@ static void park(struct waiter *w, struct scratch *sc, int64_t wake)
     if (look(w))
         return;
     struct timespec at;
-    deadline_to_timespec(wake, &at);
+    tl_deadline_to_timespec(wake, &at);
     while (!delivered(w)) {
         if (sleep_on(w, sc, wake < 0 ? NULL : &at) == 0 || errno != ETIMEDOUT)
             continue; /* woken, spuriously perhaps, or interrupted: look again */
@@ -553,8 +553,8 @@ static void waiter_init(struct waiter *w)
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
  * fired, or TIMED_OUT. */
-static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t deadline,
-                 enum census_state state, const char *file, int line, int *err)
+static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t deadline,
+                 enum tl_state state, const char *file, int line, int *err)
 {
     struct waiter w;
     waiter_init(&w);
@@ -563,22 +563,22 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
      * one queued first is the one a partner finds first. */
     for (int k = 0; k < n; k++) {
         int i = sc->order[k];
-        chan_t *ch = cases[i].ch;
+        tl_chan_t *ch = cases[i].ch;
         struct sudog *s = &sc->sudogs[i];
         *s = (struct sudog){ .w = &w, .c = &cases[i], .index = i, .counts = true };
         if (!ch)
             continue;
         for (int j = 0; j < k && s->counts; j++)
             s->counts = cases[sc->order[j]].ch != ch;
-        enqueue(ch, cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq, s);
+        enqueue(ch, cases[i].op == TL_CHAN_SEND ? &ch->sendq : &ch->recvq, s);
         if (ch->wake_at >= 0 && (wake < 0 || ch->wake_at < wake))
             wake = ch->wake_at;
     }
     unlock_all(sc);
 
-    census_block(state, file, line, cases, n, deadline);
+    tl_block(state, file, line, cases, n, deadline);
     park(&w, sc, wake);
-    census_unblock();
+    tl_unblock();
 
     /* The case that fired was dequeued by whoever fired it, so its channel
      * is not locked again: after a close, a thousand woken receivers do not
@@ -587,22 +587,22 @@ static int block(struct scratch *sc, struct chan_case *cases, int n, int64_t dea
     int fired = atomic_load_explicit(&w.fired, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         struct sudog *s = &sc->sudogs[i];
-        chan_t *ch = cases[i].ch;
+        tl_chan_t *ch = cases[i].ch;
         if (ch && i != fired) {
-            struct queue *q = cases[i].op == CHAN_SEND ? &ch->sendq : &ch->recvq;
+            struct queue *q = cases[i].op == TL_CHAN_SEND ? &ch->sendq : &ch->recvq;
             pthread_mutex_lock(&ch->mu);
             if (s->prev || s->next || q->head == s)
                 unlink_sudog(ch, q, s);
             pthread_mutex_unlock(&ch->mu);
         }
     }
-    if (fired >= 0 && w.closed && cases[fired].op == CHAN_SEND)
+    if (fired >= 0 && w.closed && cases[fired].op == TL_CHAN_SEND)
         *err = EPIPE;
     return fired;
 }
 
-static int select_impl(struct chan_case *cases, int n, int64_t deadline,
-                       enum census_state state, const char *file, int line)
+static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
+                       enum tl_state state, const char *file, int line)
 {
     struct scratch sc;
     if (n < 0 || (n > 0 && !cases)) {
@@ -627,7 +627,7 @@ static int select_impl(struct chan_case *cases, int n, int64_t deadline,
                 run_due_wake(sc.locks[i]);
             continue;
         }
-        if (deadline >= 0 && now_ms() >= deadline) {
+        if (deadline >= 0 && tl_now_ms() >= deadline) {
             unlock_all(&sc);
             err = ETIMEDOUT;
             break;
@@ -640,27 +640,29 @@ static int select_impl(struct chan_case *cases, int n, int64_t deadline,
     }
     scratch_free(&sc);
     if (err == EPIPE)
-        go_panic("send on closed channel", file, line);
+        tl_go_panic("send on closed channel", file, line);
+    if (chosen >= 0)
+        return chosen;
     errno = err;
-    return chosen >= 0 ? chosen : -1;
+    return -1;
 }
 
-int chan_select_at(struct chan_case *cases, int n, int64_t deadline, const char *file,
+int tl_chan_select_at(struct tl_chan_case *cases, int n, int64_t deadline, const char *file,
                    int line)
 {
-    return select_impl(cases, n, deadline, CENSUS_SELECT, file, line);
+    return select_impl(cases, n, deadline, TL_STATE_SELECT, file, line);
 }
 
-void chan_send_at(chan_t *ch, const void *val, const char *file, int line)
+void tl_chan_send_at(tl_chan_t *ch, const void *val, const char *file, int line)
 {
-    struct chan_case c = chan_send_case(ch, val);
-    select_impl(&c, 1, -1, CENSUS_CHAN_SEND, file, line);
+    struct tl_chan_case c = tl_chan_send_case(ch, val);
+    select_impl(&c, 1, -1, TL_STATE_CHAN_SEND, file, line);
 }
 
-bool chan_recv_at(chan_t *ch, void *val, const char *file, int line)
+bool tl_chan_recv_at(tl_chan_t *ch, void *val, const char *file, int line)
 {
-    struct chan_case c = chan_recv_case(ch, val);
-    select_impl(&c, 1, -1, CENSUS_CHAN_RECV, file, line);
+    struct tl_chan_case c = tl_chan_recv_case(ch, val);
+    select_impl(&c, 1, -1, TL_STATE_CHAN_RECV, file, line);
     return c.ok;
 }
 
@@ -668,8 +670,8 @@ bool chan_recv_at(chan_t *ch, void *val, const char *file, int line)
 
 static void timer_fire(void *arg)
 {
-    chan_t *ch = arg;
-    int64_t now = now_ms();
+    tl_chan_t *ch = arg;
+    int64_t now = tl_now_ms();
     int err;
     pthread_mutex_lock(&ch->mu);
     try_send(ch, &now, &err);
@@ -677,15 +679,15 @@ static void timer_fire(void *arg)
     flush_wakes();
 }
 
-chan_t *time_after(int64_t ms)
+tl_chan_t *tl_time_after(int64_t ms)
 {
-    chan_t *ch = chan_make(sizeof(int64_t), 1);
+    tl_chan_t *ch = tl_chan_make(sizeof(int64_t), 1);
     if (ch)
-        chan_set_wake(ch, deadline_after(ms < 0 ? 0 : ms), timer_fire, ch);
+        tl_chan_set_wake(ch, tl_deadline_after(ms < 0 ? 0 : ms), timer_fire, ch);
     return ch;
 }
 
-void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
+void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
 {
     pthread_mutex_lock(&ch->mu);
     ch->wake_at = at;
@@ -694,20 +696,20 @@ void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
     pthread_mutex_unlock(&ch->mu);
 }
 
-void chan_set_free(chan_t *ch, void (*on_free)(void *arg), void *arg)
+void tl_chan_set_free(tl_chan_t *ch, void (*on_free)(void *arg), void *arg)
 {
     ch->on_free = on_free;
     ch->on_free_arg = arg;
 }
 
-void chan_mark_done(chan_t *ch)
+void tl_chan_mark_done(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);
     ch->is_done = true;
     pthread_mutex_unlock(&ch->mu);
 }
 
-bool chan_abandoned(chan_t *ch)
+bool tl_chan_abandoned(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);
     bool abandoned = !ch->is_done && ch->wake_at < 0 &&

@@ -1,27 +1,27 @@
 /* What context.c and census.c need from chan.c, and nothing else should. */
-#ifndef COMMON_CHAN_INTERNAL_H
-#define COMMON_CHAN_INTERNAL_H
+#ifndef THREADLEAKS_CHAN_INTERNAL_H
+#define THREADLEAKS_CHAN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "chan.h"
+#include "threadleaks/chan.h"
 
 /* Makes ch change by itself at time at: whoever waits on ch wakes then and
  * calls wake(arg) outside every lock. -1 cancels. A context's done channel
  * uses this for its deadline (wake expires the context). */
-void chan_set_wake(chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg);
+void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg);
 
 /* Calls on_free(arg) when ch is freed. Set before ch is shared: a context's
  * memory lives as long as its done channel, whose wake may still expire it. */
-void chan_set_free(chan_t *ch, void (*on_free)(void *arg), void *arg);
+void tl_chan_set_free(tl_chan_t *ch, void (*on_free)(void *arg), void *arg);
 
 /* Marks ch as a context's done channel, which the census never calls
  * abandoned: whoever holds the context may still cancel it. */
-void chan_mark_done(chan_t *ch);
+void tl_chan_mark_done(tl_chan_t *ch);
 
 /* True when nothing but the threads blocked on ch can ever touch it again:
  * every reference belongs to a blocked thread and no wake is due. */
-bool chan_abandoned(chan_t *ch);
+bool tl_chan_abandoned(tl_chan_t *ch);
 
 #endif

@@ -1,9 +1,9 @@
 /* Contexts, after Go's context.go: a tree with one mutex per node.
  *
  * A thread holds at most one context's lock at a time. A context's memory
- * lives as long as its done channel (chan_set_free), and the done channel is
+ * lives as long as its done channel (tl_chan_set_free), and the done channel is
  * held by the context's own references together, by each thread that took
- * it with chan_ref, and by the parent's list of children while the context
+ * it with tl_chan_ref, and by the parent's list of children while the context
  * is on it. So a context dropped without a cancel stays on its parent's list
  * and is still cancelled with it, as in Go, where the parent keeps it until
  * then. A child holds a reference on its parent until its memory goes.
@@ -12,7 +12,7 @@
  * under the parent's lock, or by the parent, which takes all its children
  * off under its own lock and cancels them after dropping it).
  */
-#include "context.h"
+#include "threadleaks/context.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,37 +24,37 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "census.h"
+#include "threadleaks/hook.h"
 #include "chan_internal.h"
-#include "clock.h"
-#include "panic.h"
+#include "threadleaks/clock.h"
+#include "threadleaks/panic.h"
 
-struct ctx {
+struct tl_ctx {
     pthread_mutex_t mu;
     atomic_int refs;
-    ctx_t *parent;              /* NULL under background; fixed at birth */
-    ctx_t *children;            /* not cancelled yet; guarded by mu */
-    ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
+    tl_ctx_t *parent;              /* NULL under background; fixed at birth */
+    tl_ctx_t *children;            /* not cancelled yet; guarded by mu */
+    tl_ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
     bool in_parent;             /* guarded by parent->mu */
-    chan_t *done;
+    tl_chan_t *done;
     int64_t deadline;
     int fd;
     int err, cause;             /* guarded by mu */
 };
 
-static ctx_t background = { .deadline = -1, .fd = -1 };
+static tl_ctx_t background = { .deadline = -1, .fd = -1 };
 
-ctx_t *ctx_background(void)
+tl_ctx_t *tl_ctx_background(void)
 {
     return &background;
 }
 
-static bool is_background(ctx_t *ctx)
+static bool is_background(tl_ctx_t *ctx)
 {
     return ctx == &background;
 }
 
-static void unlink_child(ctx_t *parent, ctx_t *child)
+static void unlink_child(tl_ctx_t *parent, tl_ctx_t *child)
 {
     if (!child->in_parent)
         return;
@@ -85,43 +85,43 @@ static void fd_fire(int fd)
  * hold on its done channel, which passes to this loop as they are unlinked
  * under the lock: no thread ever holds more than one context's lock, however
  * deep the tree. */
-static void cancel(ctx_t *ctx, int err, int cause, bool from_parent)
+static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
 {
     pthread_mutex_lock(&ctx->mu);
     if (ctx->err) {
         pthread_mutex_unlock(&ctx->mu);
         return;
     }
-    if (ctx->deadline >= 0 && now_ms() >= ctx->deadline)
+    if (ctx->deadline >= 0 && tl_now_ms() >= ctx->deadline)
         err = cause = ETIMEDOUT;
     ctx->err = err;
     ctx->cause = cause ? cause : err;
     cause = ctx->cause;
-    ctx_t *children = ctx->children; /* with the list's hold on each */
+    tl_ctx_t *children = ctx->children; /* with the list's hold on each */
     ctx->children = NULL;
-    for (ctx_t *child = children; child; child = child->next)
+    for (tl_ctx_t *child = children; child; child = child->next)
         child->in_parent = false;
     fd_fire(ctx->fd);
     pthread_mutex_unlock(&ctx->mu);
-    /* Closed outside the lock: the crowd it wakes asks ctx_err at once. Only
+    /* Closed outside the lock: the crowd it wakes asks tl_ctx_err at once. Only
      * the first cancel gets here, since err is set. */
-    chan_close(ctx->done);
+    tl_chan_close(ctx->done);
 
-    ctx_t *next;
-    for (ctx_t *child = children; child; child = next) {
+    tl_ctx_t *next;
+    for (tl_ctx_t *child = children; child; child = next) {
         next = child->next;
         child->prev = child->next = NULL;
         cancel(child, err, cause, true);
-        chan_release(child->done);
+        tl_chan_release(child->done);
     }
-    ctx_t *parent = ctx->parent; /* kept until ctx's memory goes */
+    tl_ctx_t *parent = ctx->parent; /* kept until ctx's memory goes */
     if (!from_parent && parent) {
         pthread_mutex_lock(&parent->mu);
         bool listed = ctx->in_parent;
         unlink_child(parent, ctx);
         pthread_mutex_unlock(&parent->mu);
         if (listed)
-            chan_release(ctx->done); /* the list's hold; the caller has another */
+            tl_chan_release(ctx->done); /* the list's hold; the caller has another */
     }
 }
 
@@ -131,9 +131,9 @@ static void expire(void *arg)
     cancel(arg, ETIMEDOUT, 0, false);
 }
 
-static void expire_if_due(ctx_t *ctx)
+static void expire_if_due(tl_ctx_t *ctx)
 {
-    if (ctx->deadline >= 0 && now_ms() >= ctx->deadline)
+    if (ctx->deadline >= 0 && tl_now_ms() >= ctx->deadline)
         expire(ctx);
 }
 
@@ -142,38 +142,38 @@ static void expire_if_due(ctx_t *ctx)
  * closed, by the deadline's wake or the parent's cancel, as in Go. */
 static void free_memory(void *arg)
 {
-    ctx_t *ctx = arg;
-    ctx_t *parent = ctx->parent;
+    tl_ctx_t *ctx = arg;
+    tl_ctx_t *parent = ctx->parent;
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
-    ctx_release(parent);
+    tl_ctx_release(parent);
 }
 
-ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
+tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline)
 {
     if (!parent)
-        go_panic("cannot create context from nil parent", NULL, 0);
-    ctx_t *ctx = calloc(1, sizeof *ctx);
+        tl_go_panic("cannot create context from nil parent", NULL, 0);
+    tl_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
-    if (!(ctx->done = chan_make(1, 0))) {
+    if (!(ctx->done = tl_chan_make(1, 0))) {
         free(ctx);
         return NULL;
     }
     pthread_mutex_init(&ctx->mu, NULL);
     atomic_init(&ctx->refs, 1);
     ctx->fd = -1;
-    chan_mark_done(ctx->done);
-    chan_set_free(ctx->done, free_memory, ctx);
+    tl_chan_mark_done(ctx->done);
+    tl_chan_set_free(ctx->done, free_memory, ctx);
     ctx->deadline = deadline;
     if (parent->deadline >= 0 && (deadline < 0 || parent->deadline < deadline))
         ctx->deadline = parent->deadline;
     if (ctx->deadline >= 0)
-        chan_set_wake(ctx->done, ctx->deadline, expire, ctx);
+        tl_chan_set_wake(ctx->done, ctx->deadline, expire, ctx);
     if (is_background(parent))
         return ctx;
 
-    ctx->parent = ctx_ref(parent);
+    ctx->parent = tl_ctx_ref(parent);
     pthread_mutex_lock(&parent->mu);
     int err = parent->err, cause = parent->cause;
     if (!err) {
@@ -182,7 +182,7 @@ ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
             parent->children->prev = ctx;
         parent->children = ctx;
         ctx->in_parent = true;
-        chan_ref(ctx->done); /* the list's hold */
+        tl_chan_ref(ctx->done); /* the list's hold */
     }
     pthread_mutex_unlock(&parent->mu);
     if (err)
@@ -192,35 +192,35 @@ ctx_t *ctx_with_deadline(ctx_t *parent, int64_t deadline)
     return ctx;
 }
 
-ctx_t *ctx_with_cancel(ctx_t *parent)
+tl_ctx_t *tl_ctx_with_cancel(tl_ctx_t *parent)
 {
-    return ctx_with_deadline(parent, -1);
+    return tl_ctx_with_deadline(parent, -1);
 }
 
-ctx_t *ctx_with_timeout(ctx_t *parent, int64_t ms)
+tl_ctx_t *tl_ctx_with_timeout(tl_ctx_t *parent, int64_t ms)
 {
-    return ctx_with_deadline(parent, deadline_after(ms < 0 ? 0 : ms));
+    return tl_ctx_with_deadline(parent, tl_deadline_after(ms < 0 ? 0 : ms));
 }
 
-void ctx_cancel(ctx_t *ctx)
+void tl_ctx_cancel(tl_ctx_t *ctx)
 {
-    ctx_cancel_cause(ctx, 0);
+    tl_ctx_cancel_cause(ctx, 0);
 }
 
-void ctx_cancel_cause(ctx_t *ctx, int cause)
+void tl_ctx_cancel_cause(tl_ctx_t *ctx, int cause)
 {
     if (ctx && !is_background(ctx))
         cancel(ctx, ECANCELED, cause, false);
 }
 
-ctx_t *ctx_ref(ctx_t *ctx)
+tl_ctx_t *tl_ctx_ref(tl_ctx_t *ctx)
 {
     if (ctx && !is_background(ctx))
         atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
     return ctx;
 }
 
-void ctx_release(ctx_t *ctx)
+void tl_ctx_release(tl_ctx_t *ctx)
 {
     if (!ctx || is_background(ctx) ||
         atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
@@ -234,15 +234,15 @@ void ctx_release(ctx_t *ctx)
     pthread_mutex_unlock(&ctx->mu);
     if (fd >= 0)
         close(fd);
-    chan_release(ctx->done); /* the last hold on it frees ctx too */
+    tl_chan_release(ctx->done); /* the last hold on it frees ctx too */
 }
 
-chan_t *ctx_done(ctx_t *ctx)
+tl_chan_t *tl_ctx_done(tl_ctx_t *ctx)
 {
     return ctx->done;
 }
 
-int ctx_err(ctx_t *ctx)
+int tl_ctx_err(tl_ctx_t *ctx)
 {
     if (is_background(ctx))
         return 0;
@@ -253,7 +253,7 @@ int ctx_err(ctx_t *ctx)
     return err;
 }
 
-const char *ctx_err_text(int err)
+const char *tl_ctx_err_text(int err)
 {
     switch (err) {
     case ECANCELED: return "context canceled";
@@ -262,7 +262,7 @@ const char *ctx_err_text(int err)
     }
 }
 
-int ctx_cause(ctx_t *ctx)
+int tl_ctx_cause(tl_ctx_t *ctx)
 {
     if (is_background(ctx))
         return 0;
@@ -273,12 +273,12 @@ int ctx_cause(ctx_t *ctx)
     return cause;
 }
 
-int64_t ctx_deadline(ctx_t *ctx)
+int64_t tl_ctx_deadline(tl_ctx_t *ctx)
 {
     return ctx->deadline;
 }
 
-int ctx_fd(ctx_t *ctx)
+int tl_ctx_fd(tl_ctx_t *ctx)
 {
     if (is_background(ctx))
         return -1;
@@ -289,7 +289,7 @@ int ctx_fd(ctx_t *ctx)
             fd_fire(ctx->fd);
         } else if (ctx->fd >= 0 && ctx->deadline >= 0) {
             struct itimerspec at = { 0 };
-            deadline_to_timespec(ctx->deadline, &at.it_value);
+            tl_deadline_to_timespec(ctx->deadline, &at.it_value);
             if (at.it_value.tv_sec == 0 && at.it_value.tv_nsec == 0)
                 at.it_value.tv_nsec = 1; /* zero would disarm it */
             timerfd_settime(ctx->fd, TFD_TIMER_ABSTIME, &at, NULL);
@@ -300,38 +300,37 @@ int ctx_fd(ctx_t *ctx)
     return fd;
 }
 
-int ctx_poll_at(ctx_t *ctx, int fd, short events, int64_t deadline, const char *file,
+int tl_ctx_poll_at(tl_ctx_t *ctx, int fd, short events, int64_t deadline, const char *file,
                 int line)
 {
-    int cfd = ctx_fd(ctx);
+    int cfd = tl_ctx_fd(ctx);
     if (cfd < 0 && !is_background(ctx))
-        return -1;
-    int rc = -1;
-    census_block(CENSUS_IO, file, line, NULL, 0, deadline);
+        return errno;
+    int rc;
+    tl_block(TL_STATE_IO, file, line, NULL, 0, deadline);
     for (;;) {
-        int err = ctx_err(ctx);
-        if (err) {
-            errno = err;
+        if ((rc = tl_ctx_err(ctx)) != 0)
             break;
-        }
         int timeout = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - tl_now_ms();
             if (left <= 0) {
-                errno = ETIMEDOUT;
+                rc = ETIMEDOUT;
                 break;
             }
             timeout = left > 60000 ? 60000 : (int)left;
         }
         struct pollfd fds[2] = { { .fd = fd, .events = events }, { .fd = cfd, .events = POLLIN } };
         int n = poll(fds, 2, timeout);
-        if (n < 0 && errno != EINTR)
+        if (n < 0 && errno != EINTR) {
+            rc = errno;
             break;
+        }
         if (n > 0 && fds[0].revents) {
             rc = 0;
             break;
         }
     }
-    census_unblock();
+    tl_unblock();
     return rc;
 }

@@ -40,8 +40,11 @@ static int connect_to(ctx_t *ctx, const struct sockaddr_in *sa, const char *file
         return -1;
     if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 && errno != EINPROGRESS)
         goto fail;
-    if (ctx_poll_at(ctx, fd, POLLOUT, -1, file, line) < 0)
+    int polled = ctx_poll_at(ctx, fd, POLLOUT, -1, file, line);
+    if (polled) {
+        errno = polled;
         goto fail;
+    }
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -75,7 +78,8 @@ int db_query_at(ctx_t *ctx, const char *addr, const char *query, char *answer, s
         errno = EINVAL;
     } else if (send(fd, request, (size_t)n, MSG_NOSIGNAL) == n) {
         size_t got = 0;
-        while (ctx_poll_at(ctx, fd, POLLIN, -1, file, line) == 0) {
+        int polled;
+        while ((polled = ctx_poll_at(ctx, fd, POLLIN, -1, file, line)) == 0) {
             ssize_t r = read(fd, answer + got, size - 1 - got);
             if (r < 0 && errno == EAGAIN)
                 continue;
@@ -91,6 +95,8 @@ int db_query_at(ctx_t *ctx, const char *addr, const char *query, char *answer, s
                 break;
             }
         }
+        if (polled)
+            errno = polled;
     }
     int saved = errno;
     close(fd);

@@ -1,52 +1,64 @@
 /* errgroup, after golang.org/x/sync/errgroup/errgroup.go: a counter of running
  * functions (Go's WaitGroup plus its semaphore for the limit) under one mutex,
  * and the first error. */
-#include "errgroup.h"
+#include "threadleaks/errgroup.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "census.h"
-#include "go.h"
+#include "threadleaks/hook.h"
+#include "threadleaks/go.h"
 
-struct group {
+struct tl_group {
     pthread_mutex_t mu;
     pthread_cond_t changed; /* a function returned, or the limit changed */
-    ctx_t *ctx;
+    tl_ctx_t *ctx; /* NULL for tl_group_new's groups */
     int limit;   /* -1: none */
     int active;  /* functions started and not yet returned */
     int err;     /* the first non-zero error */
 };
 
 struct task {
-    group_t *g;
-    group_fn fn;
+    tl_group_t *g;
+    tl_group_fn fn;
     void *arg;
 };
 
-group_t *group_with_context(ctx_t *parent, ctx_t **ctx)
+tl_group_t *tl_group_new(void)
 {
-    group_t *g = calloc(1, sizeof *g);
-    if (!g || !(g->ctx = ctx_with_cancel(parent))) {
-        free(g);
+    tl_group_t *g = calloc(1, sizeof *g);
+    if (!g) {
         errno = ENOMEM;
         return NULL;
     }
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->changed, NULL);
     g->limit = -1;
-    *ctx = g->ctx;
+    return g;
+}
+
+tl_group_t *tl_group_with_context(tl_ctx_t *parent, tl_ctx_t **ctx)
+{
+    tl_group_t *g = tl_group_new();
+    if (g && !(g->ctx = tl_ctx_with_cancel(parent))) {
+        tl_group_free(g);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (g)
+        *ctx = g->ctx;
     return g;
 }
 
 /* A function has returned err: the first error cancels the context. */
-static void finish(group_t *g, int err)
+static void finish(tl_group_t *g, int err)
 {
     pthread_mutex_lock(&g->mu);
     if (err && !g->err) {
         g->err = err;
-        ctx_cancel_cause(g->ctx, err);
+        if (g->ctx)
+            tl_ctx_cancel_cause(g->ctx, err);
     }
     g->active--;
     pthread_cond_broadcast(&g->changed);
@@ -57,47 +69,48 @@ static void run(void *arg)
 {
     struct task t = *(struct task *)arg;
     free(arg);
-    finish(t.g, t.fn(t.g->ctx, t.arg));
+    finish(t.g, t.fn(t.g->ctx ? t.g->ctx : tl_ctx_background(), t.arg));
 }
 
-/* Where group_go was called, for the census's "created by". */
+/* Where tl_group_go was called, for the census's "created by". */
 struct site {
     const char *func, *file;
     int line;
 };
 
 /* Starts fn on a thread; active has already been counted for it. */
-static void start(group_t *g, const char *name, group_fn fn, void *arg, struct site at)
+static int start(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, struct site at)
 {
     struct task *t = malloc(sizeof *t);
     if (!t) {
         finish(g, ENOMEM);
-        return;
+        return ENOMEM;
     }
     *t = (struct task){ g, fn, arg };
-    int rc = go_at(name, run, t, at.func, at.file, at.line);
+    int rc = tl_go_at(name, run, t, at.func, at.file, at.line);
     if (rc != 0) {
         free(t);
         finish(g, rc);
     }
+    return rc;
 }
 
-void group_go_at(group_t *g, const char *name, group_fn fn, void *arg, const char *func,
+int tl_group_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, const char *func,
                  const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
     if (g->limit >= 0 && g->active >= g->limit) {
-        census_block(CENSUS_GROUP_GO, file, line, NULL, 0, -1);
+        tl_block(TL_STATE_GROUP_GO, file, line, NULL, 0, -1);
         while (g->limit >= 0 && g->active >= g->limit)
             pthread_cond_wait(&g->changed, &g->mu);
-        census_unblock();
+        tl_unblock();
     }
     g->active++;
     pthread_mutex_unlock(&g->mu);
-    start(g, name, fn, arg, (struct site){ func, file, line });
+    return start(g, name, fn, arg, (struct site){ func, file, line });
 }
 
-bool group_try_go_at(group_t *g, const char *name, group_fn fn, void *arg, const char *func,
+bool tl_group_try_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, const char *func,
                      const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
@@ -110,7 +123,7 @@ bool group_try_go_at(group_t *g, const char *name, group_fn fn, void *arg, const
     return room;
 }
 
-int group_set_limit(group_t *g, int n)
+int tl_group_set_limit(tl_group_t *g, int n)
 {
     pthread_mutex_lock(&g->mu);
     int busy = g->active > 0;
@@ -119,34 +132,31 @@ int group_set_limit(group_t *g, int n)
         pthread_cond_broadcast(&g->changed);
     }
     pthread_mutex_unlock(&g->mu);
-    if (busy) {
-        errno = EBUSY;
-        return -1;
-    }
-    return 0;
+    return busy ? EBUSY : 0;
 }
 
-int group_wait_at(group_t *g, const char *file, int line)
+int tl_group_wait_at(tl_group_t *g, const char *file, int line)
 {
     pthread_mutex_lock(&g->mu);
     if (g->active > 0) {
-        census_block(CENSUS_GROUP_WAIT, file, line, NULL, 0, -1);
+        tl_block(TL_STATE_GROUP_WAIT, file, line, NULL, 0, -1);
         while (g->active > 0)
             pthread_cond_wait(&g->changed, &g->mu);
-        census_unblock();
+        tl_unblock();
     }
     int err = g->err;
     pthread_mutex_unlock(&g->mu);
-    ctx_cancel_cause(g->ctx, err);
+    if (g->ctx)
+        tl_ctx_cancel_cause(g->ctx, err);
     return err;
 }
 
-void group_free(group_t *g)
+void tl_group_free(tl_group_t *g)
 {
     if (!g)
         return;
-    ctx_cancel(g->ctx);
-    ctx_release(g->ctx);
+    tl_ctx_cancel(g->ctx);
+    tl_ctx_release(g->ctx);
     pthread_cond_destroy(&g->changed);
     pthread_mutex_destroy(&g->mu);
     free(g);

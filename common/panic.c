@@ -1,10 +1,10 @@
-#include "panic.h"
+#include "threadleaks/panic.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 
-_Noreturn void go_panic(const char *message, const char *file, int line)
+_Noreturn void tl_go_panic(const char *message, const char *file, int line)
 {
     char name[16] = "?";
     prctl(PR_GET_NAME, name, 0, 0, 0);

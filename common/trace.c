@@ -1,4 +1,4 @@
-#include "trace.h"
+#include "threadleaks/trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "census.h"
-#include "clock.h"
+#include "threadleaks/census.h"
+#include "threadleaks/clock.h"
 
 enum kind { STARTED, FOUND, BLOCKED, WOKE, EXITED };
 
@@ -31,30 +31,30 @@ static size_t nevents, capacity;
 static long dropped;
 static int64_t began;
 
-bool trace_recording(void)
+bool tl_trace_recording(void)
 {
     return atomic_load_explicit(&on, memory_order_relaxed);
 }
 
-unsigned trace_generation(void)
+unsigned tl_trace_generation(void)
 {
     return atomic_load_explicit(&generation, memory_order_relaxed);
 }
 
 /* Records an event of recording gen, unless that recording has ended (a
- * hook that looked before trace_end must not write into the next one). */
+ * hook that looked before tl_trace_end must not write into the next one). */
 static void add(unsigned gen, enum kind kind, pid_t tid, const char *what, const char *file,
                 int line, const char *name)
 {
     pthread_mutex_lock(&mu);
-    int64_t t = now_ns(); /* under the lock: the events stay in time order */
+    int64_t t = tl_now_ns(); /* under the lock: the events stay in time order */
     if (!atomic_load_explicit(&on, memory_order_relaxed) || gen != atomic_load(&generation)) {
         pthread_mutex_unlock(&mu);
         return;
     }
     if (nevents == capacity) {
         size_t more = capacity * 2;
-        struct event *grown = more <= TRACE_MAX_EVENTS ? realloc(events, more * sizeof *grown) : NULL;
+        struct event *grown = more <= TL_TRACE_MAX_EVENTS ? realloc(events, more * sizeof *grown) : NULL;
         if (!grown) {
             dropped++;
             pthread_mutex_unlock(&mu);
@@ -71,32 +71,32 @@ static void add(unsigned gen, enum kind kind, pid_t tid, const char *what, const
     pthread_mutex_unlock(&mu);
 }
 
-void trace_started(unsigned gen, pid_t tid, const char *name, const char *created_func,
+void tl_trace_started(unsigned gen, pid_t tid, const char *name, const char *created_func,
                    const char *created_file, int created_line)
 {
-    if (trace_recording())
+    if (tl_trace_recording())
         add(gen, STARTED, tid, created_func, created_file, created_line, name);
 }
 
-void trace_blocked(unsigned gen, pid_t tid, const char *state, const char *file, int line)
+void tl_trace_blocked(unsigned gen, pid_t tid, const char *state, const char *file, int line)
 {
-    if (trace_recording())
+    if (tl_trace_recording())
         add(gen, BLOCKED, tid, state, file, line, NULL);
 }
 
-void trace_woke(unsigned gen, pid_t tid)
+void tl_trace_woke(unsigned gen, pid_t tid)
 {
-    if (trace_recording())
+    if (tl_trace_recording())
         add(gen, WOKE, tid, NULL, NULL, 0, NULL);
 }
 
-void trace_exited(unsigned gen, pid_t tid)
+void tl_trace_exited(unsigned gen, pid_t tid)
 {
-    if (trace_recording())
+    if (tl_trace_recording())
         add(gen, EXITED, tid, NULL, NULL, 0, NULL);
 }
 
-static void found(const struct census_thread *t, void *arg)
+static void found(const struct tl_census_thread *t, void *arg)
 {
     unsigned gen = *(unsigned *)arg;
     add(gen, FOUND, t->tid, t->created_func, t->created_file, t->created_line, t->name);
@@ -104,7 +104,7 @@ static void found(const struct census_thread *t, void *arg)
         add(gen, BLOCKED, t->tid, t->state, t->file, t->line, NULL);
 }
 
-int trace_begin(void)
+int tl_trace_begin(void)
 {
     pthread_mutex_lock(&mu);
     if (atomic_load(&on) || events) {
@@ -119,11 +119,11 @@ int trace_begin(void)
     }
     nevents = 0;
     dropped = 0;
-    began = now_ns();
+    began = tl_now_ns();
     unsigned gen = atomic_fetch_add(&generation, 1) + 1;
     atomic_store(&on, true);
     pthread_mutex_unlock(&mu);
-    census_trace_found(gen, found, &gen);
+    tl_census_trace_found(gen, found, &gen);
     return 0;
 }
 
@@ -148,14 +148,14 @@ static void common_fields(FILE *out, const struct event *e, pid_t pid)
             (int)e->tid);
 }
 
-void trace_end(FILE *out, const char *process)
+void tl_trace_end(FILE *out, const char *process)
 {
     pthread_mutex_lock(&mu);
     atomic_store(&on, false);
     struct event *ev = events;
     size_t n = nevents;
     long lost = dropped;
-    int64_t span = now_ns() - began;
+    int64_t span = tl_now_ns() - began;
     events = NULL;
     capacity = 0;
     pthread_mutex_unlock(&mu);
@@ -167,7 +167,7 @@ void trace_end(FILE *out, const char *process)
     fprintf(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"process\":");
     json_text(out, process ? process : "");
     fprintf(out, ",\"pid\":%d,\"seconds\":%.3f,\"time_scale\":%g,\"events\":%zu,\"dropped\":%ld},\n",
-            (int)pid, (double)span / 1e9, time_scale(), n, lost);
+            (int)pid, (double)span / 1e9, tl_time_scale(), n, lost);
     fprintf(out, "\"traceEvents\":[\n");
     fprintf(out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":",
             (int)pid);

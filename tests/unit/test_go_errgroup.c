@@ -2,8 +2,7 @@
  * ported to common/errgroup.h. Each test is named after its Go original.
  *
  * Deliberately different:
- * - There is no zero Group here, only group_with_context: TestZeroGroup and
- *   TestTryGo run on a group made from ctx_background().
+ * - Go's zero Group is group_new(): TestZeroGroup and TestTryGo use it.
  * - Errors are errno values: Go's errDoom is EDOM.
  * - ExampleGroup_parallel is ported as a test of its output; the example
  *   that fetches URLs is not (no network here).
@@ -30,11 +29,10 @@ START_TEST(TestZeroGroup)
 {
     static int cases[][3] = { { -1 }, { 0, -1 }, { 1, -1 }, { 1, 0, -1 }, { 1, 0, 2 } };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        ctx_t *ctx;
-        group_t *g = group_with_context(ctx_background(), &ctx);
+        group_t *g = group_new();
         int first = 0;
         for (int i = 0; i < 3 && cases[c][i] >= 0; i++) {
-            group_go(g, "zero", return_err, &cases[c][i]);
+            ck_assert_int_eq(group_go(g, "zero", return_err, &cases[c][i]), 0);
             if (!first && cases[c][i])
                 first = cases[c][i];
             ck_assert_msg(group_wait(g) == first, "case %zu, after %d: want %d", c, i, first);
@@ -78,8 +76,7 @@ static void receive_n(ctx_t *ctx, int n, chan_t *ch)
 
 START_TEST(TestTryGo)
 {
-    ctx_t *ctx;
-    group_t *g = group_with_context(ctx_background(), &ctx);
+    group_t *g = group_new();
     chan_t *ch = chan_make(sizeof(int), 0);
     enum { N = 42 };
     group_set_limit(g, N);

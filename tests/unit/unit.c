@@ -10,23 +10,24 @@
 
 #include "census.h"
 #include "clock.h"
+#include "threadleaks/leakcheck.h"
 
-static int baseline;
+/* Every test is checked for leaks as goleak.VerifyNone would: no thread
+ * it started may be alive at its end (after a wait: a detached thread stays
+ * listed a moment after it returns). */
+static tl_leakcheck_t *check;
 
-/* The baseline includes any helper thread a sanitizer starts with the first
- * thread (see census_warm_up). */
-static void baseline_setup(void)
+static void leakcheck_setup(void)
 {
-    ck_assert_int_eq(census_warm_up(), 0);
-    baseline = census_threads();
-    ck_assert_int_gt(baseline, 0);
+    check = tl_leakcheck_begin();
+    ck_assert_msg(check != NULL, "cannot start the leak check");
+    tl_leakcheck_set_wait(check, 2000 * unit_slowdown());
 }
 
-/* Detached threads stay listed a moment after they return: poll for 2 s. */
-static void baseline_teardown(void)
+static void leakcheck_teardown(void)
 {
-    int n = census_settle(0, baseline, deadline_after(2000));
-    ck_assert_msg(n == baseline, "%d threads left, started with %d", n, baseline);
+    int leaked = tl_leakcheck_end(check, stderr);
+    ck_assert_msg(leaked == 0, "%d threads leaked (their dump is on stderr)", leaked);
 }
 
 void unit_add(Suite *s, const char *name, const TTest *fn, double timeout)
@@ -34,7 +35,7 @@ void unit_add(Suite *s, const char *name, const TTest *fn, double timeout)
     TCase *tc = tcase_create(name);
     if (timeout > 0)
         tcase_set_timeout(tc, timeout);
-    tcase_add_checked_fixture(tc, baseline_setup, baseline_teardown);
+    tcase_add_checked_fixture(tc, leakcheck_setup, leakcheck_teardown);
     tcase_add_test(tc, fn);
     suite_add_tcase(s, tc);
 }

@@ -1,0 +1,220 @@
+/* The leak check: the kernel's thread ids at the start, and at the end a
+ * poll, with goleak's growing pauses, for the ones that were not there. */
+#include "threadleaks/leakcheck.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "threadleaks/census.h"
+#include "threadleaks/clock.h"
+
+struct list {
+    char **items;
+    int n;
+};
+
+struct tl_leakcheck {
+    pid_t *known; /* sorted */
+    int nknown;
+    struct list names, created_by;
+    int64_t wait_ms;
+};
+
+/* The kernel's thread ids of this process, sorted; -1 with errno set. */
+static int thread_ids(pid_t **out)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return -1;
+    int n = 0, cap = 64;
+    pid_t *ids = malloc((size_t)cap * sizeof *ids);
+    struct dirent *e;
+    while (ids && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            pid_t *more = realloc(ids, (size_t)(cap *= 2) * sizeof *ids);
+            if (!more) {
+                free(ids);
+                ids = NULL;
+                break;
+            }
+            ids = more;
+        }
+        ids[n++] = (pid_t)atoi(e->d_name);
+    }
+    closedir(dir);
+    if (!ids) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (int i = 1; i < n; i++) /* a few dozen ids: insertion sort */
+        for (int j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            pid_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    *out = ids;
+    return n;
+}
+
+static bool known(const tl_leakcheck_t *c, pid_t tid)
+{
+    int lo = 0, hi = c->nknown;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (c->known[mid] < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nknown && c->known[lo] == tid;
+}
+
+tl_leakcheck_t *tl_leakcheck_begin(void)
+{
+    int err = tl_census_warm_up();
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    tl_leakcheck_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->wait_ms = TL_LEAKCHECK_WAIT_MS;
+    if ((c->nknown = thread_ids(&c->known)) < 0) {
+        int saved = errno;
+        free(c);
+        errno = saved;
+        return NULL;
+    }
+    return c;
+}
+
+static int add(struct list *l, const char *s)
+{
+    char *copy = strdup(s);
+    char **more = copy ? realloc(l->items, (size_t)(l->n + 1) * sizeof *more) : NULL;
+    if (!more) {
+        free(copy);
+        return ENOMEM;
+    }
+    more[l->n++] = copy;
+    l->items = more;
+    return 0;
+}
+
+static bool listed(const struct list *l, const char *s)
+{
+    for (int i = 0; s && i < l->n; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void list_free(struct list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
+int tl_leakcheck_ignore_name(tl_leakcheck_t *c, const char *name)
+{
+    return add(&c->names, name);
+}
+
+int tl_leakcheck_ignore_created_by(tl_leakcheck_t *c, const char *func)
+{
+    return add(&c->created_by, func);
+}
+
+void tl_leakcheck_set_wait(tl_leakcheck_t *c, int64_t ms)
+{
+    c->wait_ms = ms < 0 ? 0 : ms;
+}
+
+/* The kernel's name of thread tid, "" once it is gone. */
+static void name_of(pid_t tid, char name[32])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    name[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fgets(name, 32, f))
+        name[strcspn(name, "\n")] = '\0';
+    fclose(f);
+}
+
+static bool ignored(const tl_leakcheck_t *c, pid_t tid)
+{
+    if (c->names.n > 0) {
+        char name[32];
+        name_of(tid, name);
+        if (listed(&c->names, name))
+            return true;
+    }
+    return c->created_by.n > 0 && listed(&c->created_by, tl_census_created_by(tid));
+}
+
+/* The threads alive now that are leaks, in *out; -1 with errno set. */
+static int leaks(const tl_leakcheck_t *c, pid_t **out)
+{
+    pid_t *ids;
+    int n = thread_ids(&ids), m = 0;
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (!known(c, ids[i]) && !ignored(c, ids[i]))
+            ids[m++] = ids[i];
+    *out = ids;
+    return m;
+}
+
+static void pause_us(int64_t us)
+{
+    struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+int tl_leakcheck_end(tl_leakcheck_t *c, FILE *report)
+{
+    int64_t start = tl_now_ms(), deadline = start + c->wait_ms, pause = 1;
+    pid_t *ids = NULL;
+    int n;
+    for (;;) {
+        free(ids);
+        ids = NULL;
+        if ((n = leaks(c, &ids)) <= 0)
+            break;
+        int64_t left_us = (deadline - tl_now_ms()) * 1000;
+        if (left_us <= 0)
+            break;
+        pause_us(pause < left_us ? pause : left_us);
+        if (pause < 100000)
+            pause = pause * 2 < 100000 ? pause * 2 : 100000;
+    }
+    if (n > 0 && report) {
+        fprintf(report, "leakcheck: %d thread%s started during the check %s still alive after %.1f s:\n",
+                n, n == 1 ? "" : "s", n == 1 ? "is" : "are", (double)(tl_now_ms() - start) / 1000);
+        tl_census_dump_threads(report, ids, n);
+        fflush(report);
+    }
+    int saved = errno;
+    free(ids);
+    free(c->known);
+    list_free(&c->names);
+    list_free(&c->created_by);
+    free(c);
+    errno = saved;
+    return n;
+}

@@ -1,0 +1,92 @@
+/* census: how many threads a process has, and where they are blocked.
+ *
+ * The count comes from the kernel (/proc/PID/task), never from our own
+ * bookkeeping, so it includes threads we did not start. The dump is grouped
+ * like Go's /debug/pprof/goroutine?debug=1: threads started with tl_go() that
+ * stand in the same state at the same file:line under the same name form one
+ * group, largest first, with how long they have been blocked there.
+ *
+ * A thread blocked on channels that nobody else holds any more (every
+ * remaining reference belongs to threads blocked on them, and no deadline
+ * will end the wait) is marked "leaked": nothing can ever wake it. This is Go
+ * 1.26's goroutineleak profile, computed from reference counts instead of the
+ * garbage collector, so it is only as good as the references: a thread that
+ * uses a channel without holding a reference to it makes the mark wrong.
+ * Context done channels are never marked: whoever holds the context may still
+ * cancel it.
+ */
+#ifndef THREADLEAKS_CENSUS_H
+#define THREADLEAKS_CENSUS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "hook.h"
+
+#ifdef __cplusplus
+extern "C" {
+#ifdef __cplusplus
+}
+#endif
+
+#endif
+
+/* Starts watching the threads tl_go() starts from now on (sets the hook,
+ * hook.h), so that the dump can say where each was started and where it
+ * blocks. Every function below calls it; call it yourself before starting
+ * threads you want to see. Returns 0, or EBUSY if another hook is set. */
+int tl_census_start(void);
+
+/* The number of live threads of this process, or of process pid; -1 with
+ * errno set if /proc cannot be read (pid has exited, say). */
+int tl_census_threads(void);
+int tl_census_threads_of(pid_t pid);
+
+/* Polls tl_census_threads_of(pid) (pid 0: this process) with growing waits, as
+ * Go's goleak does, until it equals want or the deadline (clock.h) passes.
+ * Returns the last count seen. A thread stays listed for a moment after it
+ * returns, so read the count this way, never once. */
+int tl_census_settle(pid_t pid, int want, int64_t deadline);
+
+/* Starts and joins one thread, then waits until the kernel no longer lists
+ * it. A sanitizer's runtime may start a helper thread with the first thread a
+ * process creates (ThreadSanitizer does): after this, a baseline count
+ * includes it. Returns 0, or pthread_create's errno value. */
+int tl_census_warm_up(void);
+
+/* Writes the grouped dump of this process's threads to out. */
+void tl_census_dump(FILE *out);
+
+/* The same dump of just the n threads tids lists (kernel thread ids), with
+ * no "threads:" line: what the leak check reports. */
+void tl_census_dump_threads(FILE *out, const pid_t *tids, int n);
+
+/* The function that started thread tid with tl_go() (pprof's "created by"),
+ * or NULL if tid is not a live thread started with tl_go(). */
+const char *tl_census_created_by(pid_t tid);
+
+/* One thread started with tl_go(), as census_each sees it. */
+struct tl_census_thread {
+    pid_t tid;
+    const char *name;
+    const char *state;      /* "running", "chan_send", ... */
+    const char *file;       /* where it blocks (full __FILE__), or NULL */
+    int line;
+    const char *created_func, *created_file;
+    int created_line;
+};
+
+/* For trace.c, as a recording begins: calls fn for each thread started with
+ * tl_go() that is alive and not yet known to recording generation, and marks
+ * it known, with its record locked (fn may only record). From then on the
+ * thread's blocks, wakes and exit reach the trace; a thread that starts
+ * during the recording announces itself. */
+void tl_census_trace_found(unsigned generation,
+                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

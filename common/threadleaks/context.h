@@ -1,0 +1,123 @@
+/* context: Go's context.Context for threads: cancellation and deadlines that
+ * travel down a tree of work.
+ *
+ * A context is done once it is cancelled or its deadline passes. Then its
+ * done channel is closed, its file descriptor becomes readable, tl_ctx_err says
+ * why, and every context derived from it is done too. Nothing flows upward:
+ * cancelling a child leaves its parent alone.
+ *
+ * The rules a caller follows, as in Go:
+ * - Pass the context to every function and thread that does work for the
+ *   request, and have every blocking wait watch it (select on tl_ctx_done, or poll
+ *   tl_ctx_fd beside a socket). A thread that does not watch it cannot be stopped.
+ * - Never use tl_ctx_background() inside a request: a context derived from it is
+ *   cancelled only by its own cancel, so a hang-up no longer reaches it.
+ * - Whoever creates a context with tl_ctx_with_cancel/_timeout/_deadline cancels
+ *   it when the work is done (Go's `defer cancel()`): tl_ctx_cancel, then
+ *   tl_ctx_release. Failing to cancel keeps it (and its children) in memory until
+ *   the parent is cancelled, as in Go; in C, if the parent never is, for ever.
+ *
+ * C adds lifetimes. A context is reference counted: the creator holds one
+ * reference, and a thread that may outlive the creator takes its own with
+ * tl_ctx_ref and drops it with tl_ctx_release. A child holds a reference on its
+ * parent until its memory goes. A deadline costs no thread and no timer:
+ * waiters wake at the deadline themselves, and a cancelled and released
+ * context leaves nothing behind.
+ *
+ * All functions are safe to call from any thread.
+ */
+#ifndef THREADLEAKS_CONTEXT_H
+#define THREADLEAKS_CONTEXT_H
+
+#include <stdint.h>
+
+#include "chan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tl_ctx tl_ctx_t;
+
+/* context.Background(): never cancelled, has no deadline, lives for ever.
+ * tl_ctx_ref and tl_ctx_release on it do nothing. */
+tl_ctx_t *tl_ctx_background(void);
+
+/* context.WithCancel(parent): a child that is done when tl_ctx_cancel is called
+ * on it or when parent is done, whichever happens first. Returns NULL with
+ * errno ENOMEM when out of memory. A NULL parent panics, as in Go. */
+tl_ctx_t *tl_ctx_with_cancel(tl_ctx_t *parent);
+
+/* context.WithDeadline(parent, d): also done at the absolute deadline (clock.h).
+ * If parent's deadline is earlier, the child's is the parent's. */
+tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline);
+
+/* context.WithTimeout(parent, ms): tl_ctx_with_deadline(parent, now + ms). */
+tl_ctx_t *tl_ctx_with_timeout(tl_ctx_t *parent, int64_t ms);
+
+/* The CancelFunc: cancels ctx and its descendants with err ECANCELED, and
+ * removes ctx from its parent. After the first call, later calls do nothing.
+ * A deadline that has passed came first: then the error is ETIMEDOUT, as in
+ * Go, where the deadline's timer would already have fired. */
+void tl_ctx_cancel(tl_ctx_t *ctx);
+
+/* context.WithCancelCause's cancel(cause): as tl_ctx_cancel, and tl_ctx_cause then
+ * returns cause (a non-zero errno-style value; 0 means ECANCELED). */
+void tl_ctx_cancel_cause(tl_ctx_t *ctx, int cause);
+
+/* Adds a reference and returns ctx, so that tl_ctx_ref(ctx) can be handed over. */
+tl_ctx_t *tl_ctx_ref(tl_ctx_t *ctx);
+
+/* Drops a reference. NULL is ignored. After the last one ctx cannot be
+ * used, but a ctx that was never cancelled stays in its parent, as in Go,
+ * until the parent is cancelled: so cancel what you create. (Unlike Go, a
+ * deadline alone does not take it out: it is applied only when someone
+ * looks.) Its memory goes once it is out of its parent and nobody holds its
+ * done channel; until then it holds its parent's memory too. */
+void tl_ctx_release(tl_ctx_t *ctx);
+
+/* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for
+ * tl_ctx_background(), as Go's Background().Done() is nil: a case on it is never
+ * chosen. Borrowed: valid while the caller holds its reference to ctx. A
+ * thread that takes its own with tl_chan_ref may keep it after ctx's last
+ * reference is gone: it still closes at the deadline or when the parent is
+ * cancelled, as in Go. */
+tl_chan_t *tl_ctx_done(tl_ctx_t *ctx);
+
+/* ctx.Err(): 0 while ctx is not done; then ECANCELED (context.Canceled) or
+ * ETIMEDOUT (context.DeadlineExceeded). */
+int tl_ctx_err(tl_ctx_t *ctx);
+
+/* err.Error(): Go's words for ECANCELED ("context canceled") and ETIMEDOUT
+ * ("context deadline exceeded"); strerror's for any other errno value. */
+const char *tl_ctx_err_text(int err);
+
+/* context.Cause(ctx): 0 while not done; then the cause given to
+ * tl_ctx_cancel_cause, or else the same value as tl_ctx_err. A child cancelled by
+ * its parent has its parent's cause. */
+int tl_ctx_cause(tl_ctx_t *ctx);
+
+/* ctx.Deadline(): the absolute deadline, or -1 if there is none. */
+int64_t tl_ctx_deadline(tl_ctx_t *ctx);
+
+/* A file descriptor that becomes readable when ctx is done (at once on
+ * cancel; at the deadline), so poll() can wait on a socket and the context
+ * together. Owned by ctx: do not read or close it. -1 for tl_ctx_background(),
+ * which poll() ignores. Returns -1 with errno set if no descriptor could be
+ * made. */
+int tl_ctx_fd(tl_ctx_t *ctx);
+
+/* Waits until fd is ready for events (POLLIN, POLLOUT), ctx is done or the
+ * deadline passes. Returns 0 when fd is ready (or has hung up or failed: the
+ * next read or write says which); tl_ctx_err(ctx) when ctx is done, ETIMEDOUT
+ * at the deadline, or poll's errno value. The census shows the thread in "io". */
+#define tl_ctx_poll(ctx, fd, events, deadline) \
+    tl_ctx_poll_at((ctx), (fd), (events), (deadline), __FILE__, __LINE__)
+int tl_ctx_poll_at(tl_ctx_t *ctx, int fd, short events, int64_t deadline,
+                const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,70 @@
+/* go: Go's `go` statement. Starts fn(arg) on a new thread of its own.
+ *
+ * The thread is detached, as a goroutine is: nobody joins it, so it must have
+ * a way out of its own. It carries name (at most 15 bytes are kept) in the
+ * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it is
+ * registered with the census, which can then say where it is blocked.
+ */
+#ifndef THREADLEAKS_GO_H
+#define THREADLEAKS_GO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Returns 0 once the thread is started, or the error pthread_create gave
+ * (EAGAIN when the system is out of threads); then fn never runs and arg is
+ * still the caller's to free. A macro so that the census can say, as pprof's
+ * "created by" does, which function started the thread, at which file:line. */
+#define tl_go(name, fn, arg) tl_go_at((name), (fn), (arg), __func__, __FILE__, __LINE__)
+int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
+          const char *file, int line);
+
+/* go func() { fn(ctx, id, ch) }(): the C shape of a Go closure that captured
+ * a context and a channel. Starts fn(ctx, id, ch) on a new thread named name;
+ * the thread holds its own references to ctx and ch (either may be NULL)
+ * while fn runs and drops them when fn returns, so it may safely outlive its
+ * caller. Returns 0, or an errno value (then fn never runs and nothing was
+ * taken). */
+#define tl_go_with(name, fn, ctx, id, ch) \
+    tl_go_with_at((name), (fn), (ctx), (id), (ch), __func__, __FILE__, __LINE__)
+int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch), tl_ctx_t *ctx,
+               int id, tl_chan_t *ch, const char *func, const char *file, int line);
+
+/* How many calls to go (and tl_go_with) on the calling thread have failed to
+ * start a thread, so far: the server answers 503 for a request whose
+ * handler met one, whatever the handler made of the error. */
+int tl_go_start_failures(void);
+
+/* The stack each new thread gets: 256 KiB (times 4 under a sanitizer, whose
+ * frames are larger), with glibc's guard page below it, so that a thread
+ * that overruns it dies of SIGSEGV at once. Go's stacks grow; these do not,
+ * so a thread that needs more must ask before it is started. */
+enum { TL_GO_STACK_SIZE = 256 * 1024 };
+
+/* Sets the stack size for threads started from now on, in bytes: from
+ * PTHREAD_STACK_MIN to 1 GiB. Returns 0, or EINVAL. */
+int tl_go_set_stack_size(size_t bytes);
+size_t tl_go_stack_size(void);
+
+/* How many threads started with go are still running fn. */
+int tl_go_running(void);
+
+/* Waits until no thread started with go is running fn, or the deadline
+ * (clock.h) passes. Returns how many are still running. For shutdown: the
+ * threads must first be told to stop (cancel their contexts). The census
+ * shows a waiting thread in "wait_all". */
+#define tl_go_wait_all(deadline) tl_go_wait_all_at((deadline), __FILE__, __LINE__)
+int tl_go_wait_all_at(int64_t deadline, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,69 @@
+/* hook: how a layer above the core learns what the threads started with
+ * tl_go() do: each one's start, blocks, wakes and exit. The census
+ * (census.h) is such a layer; without one the core works the same, and
+ * tl_block costs a test of a thread-local pointer.
+ *
+ * One hook at a time, set once. It sees the threads started after it is
+ * set, and each of its functions runs on the thread it concerns.
+ */
+#ifndef THREADLEAKS_HOOK_H
+#define THREADLEAKS_HOOK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a thread is doing, as the census's dump names it. */
+enum tl_state {
+    TL_STATE_RUNNING,
+    TL_STATE_CHAN_SEND,
+    TL_STATE_CHAN_RECV,
+    TL_STATE_SELECT,
+    TL_STATE_SLEEP,
+    TL_STATE_IO,
+    TL_STATE_GROUP_WAIT, /* in tl_group_wait */
+    TL_STATE_GROUP_GO,   /* in tl_group_go, waiting for room under the limit */
+    TL_STATE_WAIT_ALL,   /* in tl_go_wait_all */
+    TL_STATE_WG_WAIT,    /* in tl_wg_wait */
+};
+
+/* Where tl_go() was called: pprof's "created by". */
+struct tl_site {
+    const char *func, *file;
+    int line;
+};
+
+struct tl_chan_case;
+
+struct tl_hook {
+    /* On the new thread, before its function runs: returns what the hook
+     * keeps for the thread, handed to the other three; NULL to leave the
+     * thread alone. */
+    void *(*start)(const char *name, struct tl_site created);
+    /* The thread blocks in state at file:line, waiting on the n cases'
+     * channels (n may be 0) until deadline (clock.h); then it runs again. */
+    void (*block)(void *thread, enum tl_state state, const char *file, int line,
+                  const struct tl_chan_case *cases, int n, int64_t deadline);
+    void (*unblock)(void *thread);
+    /* The thread's function has returned; the thread ends next. */
+    void (*exit)(void *thread);
+};
+
+/* Sets the hook for threads started from now on. Returns 0, or EBUSY if a
+ * different hook is set already. */
+int tl_hook_set(const struct tl_hook *hook);
+
+/* For blocking calls, the core's and your own: tell the hook that the calling
+ * thread blocks (see struct tl_hook), and that it runs again. A no-op on a
+ * thread the hook does not know. */
+void tl_block(enum tl_state state, const char *file, int line,
+              const struct tl_chan_case *cases, int n, int64_t deadline);
+void tl_unblock(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

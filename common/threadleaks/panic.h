@@ -1,0 +1,30 @@
+/* panic: what Go does with a programming error, such as a send on a closed
+ * channel: say so in Go's words, with where it happened, and end the program.
+ *
+ * A panic is not an error to handle. It means the code is wrong, and the only
+ * honest answer is to stop before it does more harm: Go prints
+ * "panic: send on closed channel" and the goroutine's stack and exits with 2;
+ * here the message names the thread and the call's file:line, then abort()
+ * (a core dump, or the sanitizer's report, shows the stack).
+ */
+#ifndef THREADLEAKS_PANIC_H
+#define THREADLEAKS_PANIC_H
+
+#ifdef __cplusplus
+#define TL_NORETURN [[noreturn]]
+#else
+#define TL_NORETURN _Noreturn
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* file may be NULL where the call's place is unknown. */
+TL_NORETURN void tl_go_panic(const char *message, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,53 @@
+/* trace: what tl_go() threads do over a while, for /debug/trace, the
+ * counterpart of Go's `go tool trace` (the article's section 八): each
+ * thread's start and where it was started, each block (state, file:line),
+ * each wake, and its exit, written as Chrome trace-event JSON, which
+ * Perfetto and chrome://tracing open.
+ *
+ * Off unless a recording runs: then each hook census.c calls costs one
+ * relaxed atomic load. On, an event costs a lock and a slot in a buffer
+ * that grows to TL_TRACE_MAX_EVENTS; past that, events are counted as dropped.
+ */
+#ifndef THREADLEAKS_TRACE_H
+#define THREADLEAKS_TRACE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { TL_TRACE_MAX_EVENTS = 1 << 18 }; /* about 14 MiB of events, 40 MiB of JSON */
+
+/* Starts a recording; 0, or EBUSY if one runs already (one at a time, as in
+ * Go), or ENOMEM. Threads alive at the start are recorded as found: their
+ * name, where they were started, and the block they are in. */
+int tl_trace_begin(void);
+
+/* Ends the recording and writes it to out as Chrome trace-event JSON, one
+ * event a line (out NULL: ends it and writes nothing). process is the name
+ * the trace gives the process. */
+void tl_trace_end(FILE *out, const char *process);
+
+/* Whether a recording runs, and which one (census.c marks the threads a
+ * recording knows with it). */
+bool tl_trace_recording(void);
+unsigned tl_trace_generation(void);
+
+/* For census.c, with the thread's record locked: what a thread started with
+ * tl_go() does, for the recording generation knows it in (an event of a
+ * recording that has ended is dropped). Files are as the dump shows them:
+ * "02-channel-block/leaky.c". */
+void tl_trace_started(unsigned generation, pid_t tid, const char *name, const char *created_func,
+                   const char *created_file, int created_line);
+void tl_trace_blocked(unsigned generation, pid_t tid, const char *state, const char *file, int line);
+void tl_trace_woke(unsigned generation, pid_t tid);
+void tl_trace_exited(unsigned generation, pid_t tid);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

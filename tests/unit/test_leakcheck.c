@@ -1,0 +1,184 @@
+/* The leak check (threadleaks/leakcheck.h), goleak's VerifyNone for
+ * threads: what it reports, what it waits for, and what it ignores. Each
+ * test plants a thread, checks it with a check of its own, then lets the
+ * thread go, so that the fixture's own check (unit.c) still passes. */
+#define _GNU_SOURCE /* open_memstream */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "clock.h"
+#include "go.h"
+#include "threadleaks/leakcheck.h"
+#include "unit.h"
+
+struct report {
+    char *text;
+    size_t size;
+    FILE *f;
+};
+
+static void report_open(struct report *r)
+{
+    r->text = NULL;
+    r->f = open_memstream(&r->text, &r->size);
+    ck_assert_ptr_nonnull(r->f);
+}
+
+static void report_close(struct report *r)
+{
+    fclose(r->f);
+}
+
+static int blocked_line;
+
+static void wait_for_ever(void *arg)
+{
+    blocked_line = __LINE__ + 1;
+    chan_recv(arg, NULL);
+    chan_release(arg);
+}
+
+static int started_line;
+
+static void start_leaker(chan_t *ch)
+{
+    started_line = __LINE__ + 1;
+    ck_assert_int_eq(go("leaker", wait_for_ever, chan_ref(ch)), 0);
+}
+
+START_TEST(a_thread_still_blocked_is_reported_with_where_it_started_and_blocks)
+{
+    tl_leakcheck_t *check = tl_leakcheck_begin();
+    ck_assert_ptr_nonnull(check);
+    chan_t *ch = chan_make(1, 0);
+    start_leaker(ch);
+    ck_assert(unit_blocked(1, "leaker", "chan_recv"));
+    tl_leakcheck_set_wait(check, 50);
+    struct report r;
+    report_open(&r);
+    ck_assert_int_eq(tl_leakcheck_end(check, r.f), 1);
+    report_close(&r);
+    char want[200];
+    ck_assert_msg(strstr(r.text, "leakcheck: 1 thread started during the check is still alive"),
+                  "%s", r.text);
+    snprintf(want, sizeof want, "     1 leaker          chan_recv at unit/test_leakcheck.c:%d",
+             blocked_line);
+    ck_assert_msg(strstr(r.text, want), "want \"%s\" in:\n%s", want, r.text);
+    snprintf(want, sizeof want, "created by start_leaker at unit/test_leakcheck.c:%d",
+             started_line);
+    ck_assert_msg(strstr(r.text, want), "want \"%s\" in:\n%s", want, r.text);
+    ck_assert_msg(!strstr(r.text, "threads:"), "only the leaked threads: %s", r.text);
+    free(r.text);
+    chan_close(ch); /* its way out */
+    chan_release(ch);
+}
+END_TEST
+
+static void finish_soon(void *arg)
+{
+    chan_recv(arg, NULL); /* until the check has begun its wait */
+    chan_release(arg);
+    time_sleep(20);
+}
+
+/* goleak retries: a thread on its way out is not a leak. */
+START_TEST(a_thread_that_returns_during_the_wait_is_no_leak)
+{
+    tl_leakcheck_t *check = tl_leakcheck_begin();
+    chan_t *go_on = chan_make(1, 1);
+    ck_assert_int_eq(go("finisher", finish_soon, chan_ref(go_on)), 0);
+    int one = 1;
+    chan_send(go_on, &one);
+    chan_release(go_on);
+    ck_assert_int_eq(tl_leakcheck_end(check, stderr), 0);
+}
+END_TEST
+
+START_TEST(threads_alive_at_the_start_are_not_leaks)
+{
+    chan_t *ch = chan_make(1, 0);
+    start_leaker(ch);
+    ck_assert(unit_blocked(1, "leaker", "chan_recv"));
+    tl_leakcheck_t *check = tl_leakcheck_begin();
+    tl_leakcheck_set_wait(check, 0);
+    ck_assert_int_eq(tl_leakcheck_end(check, stderr), 0);
+    chan_close(ch);
+    chan_release(ch);
+}
+END_TEST
+
+START_TEST(ignored_names_and_starters_are_not_leaks)
+{
+    chan_t *ch = chan_make(1, 0);
+    tl_leakcheck_t *check = tl_leakcheck_begin();
+    ck_assert_int_eq(tl_leakcheck_ignore_name(check, "leaker"), 0);
+    start_leaker(ch);
+    ck_assert(unit_blocked(1, "leaker", "chan_recv"));
+    tl_leakcheck_set_wait(check, 0);
+    ck_assert_int_eq(tl_leakcheck_end(check, stderr), 0);
+
+    check = tl_leakcheck_begin();
+    ck_assert_int_eq(tl_leakcheck_ignore_created_by(check, "start_leaker"), 0);
+    start_leaker(ch);
+    ck_assert(unit_blocked(2, "leaker", "chan_recv"));
+    tl_leakcheck_set_wait(check, 0);
+    ck_assert_int_eq(tl_leakcheck_end(check, stderr), 0);
+
+    /* Another name or starter does not hide them. */
+    check = tl_leakcheck_begin();
+    ck_assert_int_eq(tl_leakcheck_ignore_name(check, "leake"), 0);
+    ck_assert_int_eq(tl_leakcheck_ignore_created_by(check, "start"), 0);
+    start_leaker(ch);
+    ck_assert(unit_blocked(3, "leaker", "chan_recv"));
+    tl_leakcheck_set_wait(check, 0);
+    ck_assert_int_eq(tl_leakcheck_end(check, NULL), 1);
+    chan_close(ch);
+    chan_release(ch);
+}
+END_TEST
+
+static pthread_mutex_t plain_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *plain_thread(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "plain");
+    pthread_mutex_lock(&plain_mu);
+    pthread_mutex_unlock(&plain_mu);
+    return NULL;
+}
+
+/* The kernel counts every thread, not only tl_go()'s. */
+START_TEST(a_thread_started_with_plain_pthread_create_is_caught_too)
+{
+    tl_leakcheck_t *check = tl_leakcheck_begin();
+    pthread_mutex_lock(&plain_mu);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, plain_thread, NULL), 0);
+    tl_leakcheck_set_wait(check, 50);
+    struct report r;
+    report_open(&r);
+    ck_assert_int_eq(tl_leakcheck_end(check, r.f), 1);
+    report_close(&r);
+    pthread_mutex_unlock(&plain_mu);
+    pthread_join(t, NULL);
+    ck_assert_msg(strstr(r.text, "leakcheck: 1 thread"), "%s", r.text);
+    ck_assert_msg(strstr(r.text, "(outside go()"), "%s", r.text);
+    free(r.text);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("leakcheck");
+    UNIT_ADD(s, a_thread_still_blocked_is_reported_with_where_it_started_and_blocks);
+    UNIT_ADD(s, a_thread_that_returns_during_the_wait_is_no_leak);
+    UNIT_ADD(s, threads_alive_at_the_start_are_not_leaks);
+    UNIT_ADD(s, ignored_names_and_starters_are_not_leaks);
+    UNIT_ADD(s, a_thread_started_with_plain_pthread_create_is_caught_too);
+    return unit_run(s);
+}
