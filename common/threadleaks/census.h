@@ -26,10 +26,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#ifdef __cplusplus
-}
-#endif
-
 #endif
 
 /* Starts watching the threads tl_go() starts from now on (sets the hook,
