@@ -11,8 +11,16 @@
  * A context leaves its parent's list only when it is cancelled (by itself,
  * under the parent's lock, or by the parent, which takes all its children
  * off under its own lock and cancels them after dropping it).
+ *
+ * WithValue and WithoutCancel make nodes with no done channel, no lock and
+ * no list of their own, as Go's valueCtx and withoutCancelCtx are: a value
+ * node answers Done, Err and Deadline from the nearest ancestor that is not
+ * a value node (its anchor), and a child made under it goes on the anchor's
+ * list; a WithoutCancel node is an anchor that is never done, like
+ * Background. Both hold a reference on their parent, for its values.
  */
 #include "threadleaks/context.h"
+#include "threadleaks/go.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -29,10 +37,16 @@
 #include "threadleaks/clock.h"
 #include "threadleaks/panic.h"
 
+enum kind { CANCELLABLE, VALUE, DETACHED };
+
 struct tl_ctx {
     pthread_mutex_t mu;
     atomic_int refs;
+    enum kind kind;                /* fixed at birth */
+    const void *key;               /* VALUE: the key and its value */
+    void *value;
     tl_ctx_t *parent;              /* NULL under background; fixed at birth */
+    tl_ctx_t *listed_on;           /* the anchor whose list ctx joined; fixed at birth */
     tl_ctx_t *children;            /* not cancelled yet; guarded by mu */
     tl_ctx_t *prev, *next;         /* siblings; guarded by parent->mu */
     bool in_parent;             /* guarded by parent->mu */
@@ -52,6 +66,22 @@ tl_ctx_t *tl_ctx_background(void)
 static bool is_background(tl_ctx_t *ctx)
 {
     return ctx == &background;
+}
+
+/* The node that answers for ctx's cancellation: ctx itself, or for a value
+ * node its nearest ancestor that is not one. */
+static tl_ctx_t *anchor(tl_ctx_t *ctx)
+{
+    while (ctx->kind == VALUE)
+        ctx = ctx->parent;
+    return ctx;
+}
+
+/* Never done: Background, WithoutCancel, and value nodes under either. */
+static bool never_done(tl_ctx_t *ctx)
+{
+    tl_ctx_t *a = anchor(ctx);
+    return is_background(a) || a->kind == DETACHED;
 }
 
 static void unlink_child(tl_ctx_t *parent, tl_ctx_t *child)
@@ -114,7 +144,7 @@ static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
         cancel(child, err, cause, true);
         tl_chan_release(child->done);
     }
-    tl_ctx_t *parent = ctx->parent; /* kept until ctx's memory goes */
+    tl_ctx_t *parent = ctx->listed_on; /* kept until ctx's memory goes */
     if (!from_parent && parent) {
         pthread_mutex_lock(&parent->mu);
         bool listed = ctx->in_parent;
@@ -166,14 +196,18 @@ tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline)
     tl_chan_mark_done(ctx->done);
     tl_chan_set_free(ctx->done, free_memory, ctx);
     ctx->deadline = deadline;
-    if (parent->deadline >= 0 && (deadline < 0 || parent->deadline < deadline))
-        ctx->deadline = parent->deadline;
+    int64_t inherited = tl_ctx_deadline(parent);
+    if (inherited >= 0 && (deadline < 0 || inherited < deadline))
+        ctx->deadline = inherited;
     if (ctx->deadline >= 0)
         tl_chan_set_wake(ctx->done, ctx->deadline, expire, ctx);
     if (is_background(parent))
         return ctx;
 
-    ctx->parent = tl_ctx_ref(parent);
+    ctx->parent = tl_ctx_ref(parent); /* and through it, its anchor */
+    if (never_done(parent))
+        return ctx;
+    parent = ctx->listed_on = anchor(parent);
     pthread_mutex_lock(&parent->mu);
     int err = parent->err, cause = parent->cause;
     if (!err) {
@@ -209,8 +243,49 @@ void tl_ctx_cancel(tl_ctx_t *ctx)
 
 void tl_ctx_cancel_cause(tl_ctx_t *ctx, int cause)
 {
-    if (ctx && !is_background(ctx))
+    if (ctx && !is_background(ctx) && ctx->kind == CANCELLABLE)
         cancel(ctx, ECANCELED, cause, false);
+}
+
+/* A value or WithoutCancel node: its parent and its own memory. */
+static tl_ctx_t *wrapper(tl_ctx_t *parent, enum kind kind)
+{
+    if (!parent)
+        tl_go_panic("cannot create context from nil parent", NULL, 0);
+    tl_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    atomic_init(&ctx->refs, 1);
+    ctx->kind = kind;
+    ctx->parent = tl_ctx_ref(parent);
+    ctx->deadline = -1;
+    ctx->fd = -1;
+    return ctx;
+}
+
+tl_ctx_t *tl_ctx_with_value(tl_ctx_t *parent, const void *key, void *value)
+{
+    if (!key)
+        tl_go_panic("nil key", NULL, 0);
+    tl_ctx_t *ctx = wrapper(parent, VALUE);
+    if (ctx) {
+        ctx->key = key;
+        ctx->value = value;
+    }
+    return ctx;
+}
+
+tl_ctx_t *tl_ctx_without_cancel(tl_ctx_t *parent)
+{
+    return wrapper(parent, DETACHED);
+}
+
+void *tl_ctx_value(tl_ctx_t *ctx, const void *key)
+{
+    for (; ctx && !is_background(ctx); ctx = ctx->parent)
+        if (ctx->kind == VALUE && ctx->key == key)
+            return ctx->value;
+    return NULL;
 }
 
 tl_ctx_t *tl_ctx_ref(tl_ctx_t *ctx)
@@ -225,6 +300,12 @@ void tl_ctx_release(tl_ctx_t *ctx)
     if (!ctx || is_background(ctx) ||
         atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (ctx->kind != CANCELLABLE) {
+        tl_ctx_t *parent = ctx->parent;
+        free(ctx);
+        tl_ctx_release(parent);
+        return;
+    }
     /* A cancel running now (from the deadline's wake or the parent) sees no
      * descriptor once it is taken. ctx stays on its parent's list, as an
      * uncancelled context does in Go, until one of them is cancelled. */
@@ -239,13 +320,14 @@ void tl_ctx_release(tl_ctx_t *ctx)
 
 tl_chan_t *tl_ctx_done(tl_ctx_t *ctx)
 {
-    return ctx->done;
+    return anchor(ctx)->done;
 }
 
 int tl_ctx_err(tl_ctx_t *ctx)
 {
-    if (is_background(ctx))
+    if (never_done(ctx))
         return 0;
+    ctx = anchor(ctx);
     expire_if_due(ctx);
     pthread_mutex_lock(&ctx->mu);
     int err = ctx->err;
@@ -264,8 +346,9 @@ const char *tl_ctx_err_text(int err)
 
 int tl_ctx_cause(tl_ctx_t *ctx)
 {
-    if (is_background(ctx))
+    if (never_done(ctx))
         return 0;
+    ctx = anchor(ctx);
     expire_if_due(ctx);
     pthread_mutex_lock(&ctx->mu);
     int cause = ctx->cause;
@@ -275,13 +358,14 @@ int tl_ctx_cause(tl_ctx_t *ctx)
 
 int64_t tl_ctx_deadline(tl_ctx_t *ctx)
 {
-    return ctx->deadline;
+    return anchor(ctx)->deadline;
 }
 
 int tl_ctx_fd(tl_ctx_t *ctx)
 {
-    if (is_background(ctx))
+    if (never_done(ctx))
         return -1;
+    ctx = anchor(ctx);
     pthread_mutex_lock(&ctx->mu);
     if (ctx->fd < 0) {
         ctx->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -304,7 +388,7 @@ int tl_ctx_poll_at(tl_ctx_t *ctx, int fd, short events, int64_t deadline, const 
                 int line)
 {
     int cfd = tl_ctx_fd(ctx);
-    if (cfd < 0 && !is_background(ctx))
+    if (cfd < 0 && !never_done(ctx))
         return errno;
     int rc;
     tl_block(TL_STATE_IO, file, line, NULL, 0, deadline);
@@ -333,4 +417,83 @@ int tl_ctx_poll_at(tl_ctx_t *ctx, int fd, short events, int64_t deadline, const 
     }
     tl_unblock();
     return rc;
+}
+
+/* ---- AfterFunc: a thread that waits for ctx, or for stop ---- */
+
+enum { AFTER_WAITING, AFTER_RUNNING, AFTER_STOPPED };
+
+struct tl_after {
+    atomic_int state;
+    atomic_int refs; /* the thread's, and the caller's if it asked for stop */
+    tl_chan_t *stop; /* closed by tl_after_stop */
+    tl_ctx_t *ctx;
+    void (*f)(void *arg);
+    void *arg;
+};
+
+static void after_release(struct tl_after *a)
+{
+    if (atomic_fetch_sub(&a->refs, 1) != 1)
+        return;
+    tl_chan_release(a->stop);
+    tl_ctx_release(a->ctx);
+    free(a);
+}
+
+static void after_wait(void *arg)
+{
+    struct tl_after *a = arg;
+    struct tl_chan_case cases[] = { tl_chan_recv_case(tl_ctx_done(a->ctx), NULL),
+                                    tl_chan_recv_case(a->stop, NULL) };
+    int waiting = AFTER_WAITING;
+    if (tl_chan_select(cases, 2, -1) == 0 &&
+        atomic_compare_exchange_strong(&a->state, &waiting, AFTER_RUNNING))
+        a->f(a->arg);
+    after_release(a);
+}
+
+int tl_ctx_after_func_at(tl_ctx_t *ctx, void (*f)(void *arg), void *arg, tl_after_t **stop,
+                         const char *func, const char *file, int line)
+{
+    if (stop)
+        *stop = NULL;
+    struct tl_after *a = calloc(1, sizeof *a);
+    if (!a || !(a->stop = tl_chan_make(1, 0))) {
+        free(a);
+        return ENOMEM;
+    }
+    atomic_init(&a->state, AFTER_WAITING);
+    atomic_init(&a->refs, stop ? 2 : 1);
+    a->ctx = tl_ctx_ref(ctx);
+    a->f = f;
+    a->arg = arg;
+    /* Never done: f never runs, and no thread needs to wait for that. */
+    if (never_done(ctx)) {
+        if (stop)
+            *stop = a;
+        after_release(a);
+        return 0;
+    }
+    int err = tl_go_at("after_func", after_wait, a, func, file, line);
+    if (err) {
+        atomic_store(&a->refs, 1);
+        after_release(a);
+        return err;
+    }
+    if (stop)
+        *stop = a;
+    return 0;
+}
+
+bool tl_after_stop(tl_after_t *a)
+{
+    if (!a)
+        return false;
+    int waiting = AFTER_WAITING;
+    bool stopped = atomic_compare_exchange_strong(&a->state, &waiting, AFTER_STOPPED);
+    if (stopped)
+        tl_chan_close(a->stop); /* the waiting thread's way out */
+    after_release(a);
+    return stopped;
 }

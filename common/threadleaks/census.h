@@ -12,8 +12,8 @@
  * 1.26's goroutineleak profile, computed from reference counts instead of the
  * garbage collector, so it is only as good as the references: a thread that
  * uses a channel without holding a reference to it makes the mark wrong.
- * Context done channels are never marked: whoever holds the context may still
- * cancel it.
+ * Context done channels and timer channels are never marked: whoever holds
+ * the context may still cancel it, and the timer's holder may reset it.
  */
 #ifndef THREADLEAKS_CENSUS_H
 #define THREADLEAKS_CENSUS_H

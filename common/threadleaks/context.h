@@ -29,6 +29,7 @@
 #ifndef THREADLEAKS_CONTEXT_H
 #define THREADLEAKS_CONTEXT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chan.h"
@@ -54,6 +55,43 @@ tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline);
 
 /* context.WithTimeout(parent, ms): tl_ctx_with_deadline(parent, now + ms). */
 tl_ctx_t *tl_ctx_with_timeout(tl_ctx_t *parent, int64_t ms);
+
+/* context.WithValue(parent, key, value): a child that carries value under
+ * key and is done when parent is. Keys are compared by address, so use the
+ * address of a static object of your own, as Go code uses an unexported
+ * type: no other package's key can equal it. value is borrowed: it must
+ * outlive the context. A NULL key panics ("nil key"), as in Go. Returns
+ * NULL with errno ENOMEM. tl_ctx_cancel on it does nothing. */
+tl_ctx_t *tl_ctx_with_value(tl_ctx_t *parent, const void *key, void *value);
+
+/* ctx.Value(key): the value of the nearest context from ctx up to the root
+ * that carries key, or NULL. */
+void *tl_ctx_value(tl_ctx_t *ctx, const void *key);
+
+/* context.WithoutCancel(parent): a child that carries parent's values but
+ * is never done: no deadline, a NULL done channel, err 0, whatever happens
+ * to parent. For work that must finish after the request that began it.
+ * Returns NULL with errno ENOMEM. tl_ctx_cancel on it does nothing. */
+tl_ctx_t *tl_ctx_without_cancel(tl_ctx_t *parent);
+
+/* context.AfterFunc(ctx, f): once ctx is done, calls f(arg) on a thread of
+ * its own (at once if ctx is done already). Returns 0, or an errno value if
+ * the thread cannot be started (then f never runs). If stop is not NULL,
+ * *stop receives Go's stop function: call tl_after_stop(*stop) exactly once.
+ * Unlike Go, waiting costs a thread until ctx is done or stop is called (a
+ * context that is never done costs none, and f never runs): a leak check
+ * reports an AfterFunc whose context is never cancelled and never stopped,
+ * named "after_func" and created where tl_ctx_after_func was called. */
+typedef struct tl_after tl_after_t;
+#define tl_ctx_after_func(ctx, f, arg, stop) \
+    tl_ctx_after_func_at((ctx), (f), (arg), (stop), __func__, __FILE__, __LINE__)
+int tl_ctx_after_func_at(tl_ctx_t *ctx, void (*f)(void *arg), void *arg, tl_after_t **stop,
+                         const char *func, const char *file, int line);
+
+/* stop(): stops f from being run. Returns true if this call stopped it;
+ * false if ctx was done and f has been started on its thread (stop does not
+ * wait for f to finish). Frees stop. */
+bool tl_after_stop(tl_after_t *stop);
 
 /* The CancelFunc: cancels ctx and its descendants with err ECANCELED, and
  * removes ctx from its parent. After the first call, later calls do nothing.

@@ -15,7 +15,9 @@
 #include "hook.h"
 #include "leakcheck.h"
 #include "panic.h"
+#include "timer.h"
 #include "trace.h"
+#include "waitgroup.h"
 
 #define chan_t tl_chan_t
 #define chan_make tl_chan_make
@@ -53,6 +55,29 @@
 #define ctx_fd tl_ctx_fd
 #define ctx_poll tl_ctx_poll
 #define ctx_poll_at tl_ctx_poll_at
+#define ctx_with_value tl_ctx_with_value
+#define wg_t tl_wg_t
+#define WG_INIT TL_WG_INIT
+#define wg_add tl_wg_add
+#define wg_done tl_wg_done
+#define wg_wait tl_wg_wait
+#define wg_go tl_wg_go
+#define timer_new tl_timer_new
+#define timer_c tl_timer_c
+#define timer_stop tl_timer_stop
+#define timer_reset tl_timer_reset
+#define timer_free tl_timer_free
+#define ticker_t tl_ticker_t
+#define ticker_new tl_ticker_new
+#define ticker_c tl_ticker_c
+#define ticker_stop tl_ticker_stop
+#define ticker_reset tl_ticker_reset
+#define ticker_free tl_ticker_free
+#define ctx_value tl_ctx_value
+#define ctx_without_cancel tl_ctx_without_cancel
+#define ctx_after_func tl_ctx_after_func
+#define after_t tl_after_t
+#define after_stop tl_after_stop
 #define now_ms tl_now_ms
 #define now_ns tl_now_ns
 #define deadline_after tl_deadline_after

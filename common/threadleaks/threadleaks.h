@@ -40,6 +40,8 @@
 #include "hook.h"
 #include "leakcheck.h"
 #include "panic.h"
+#include "timer.h"
 #include "trace.h"
+#include "waitgroup.h"
 
 #endif

@@ -190,9 +190,27 @@ START_TEST(a_parent_deadline_passed_before_wait_is_deadline_exceeded)
 }
 END_TEST
 
+static int is_background(ctx_t *ctx, void *arg)
+{
+    (void)arg;
+    return ctx == ctx_background() ? EDOM : EINVAL;
+}
+
+/* errgroup's zero Group: no context of its own, the first error kept. */
+START_TEST(a_group_without_context_hands_its_functions_background)
+{
+    group_t *g = group_new();
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(group_go(g, "bg", is_background, NULL), 0);
+    ck_assert_int_eq(group_wait(g), EDOM);
+    group_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errgroup");
+    UNIT_ADD(s, a_group_without_context_hands_its_functions_background);
     UNIT_ADD(s, wait_returns_zero_when_every_function_succeeds);
     UNIT_ADD(s, wait_cancels_the_derived_context);
     UNIT_ADD(s, the_first_error_wins_and_cancels_the_others);

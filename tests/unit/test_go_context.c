@@ -3,10 +3,13 @@
  * is named after its Go original.
  *
  * Deliberately different, and so left out or changed:
- * - No String(), no Value/WithValue, no otherContext (C has one context
- *   type): TestTODO, TestValues, TestWithValueChecksKey, TestCustomContext-
- *   Goroutines and the String checks are not ported; TestLayers* layer
- *   cancels and timeouts only.
+ * - No String() and no otherContext (C has one context type): TestTODO,
+ *   TestCustomContextGoroutines and the String checks are not ported, nor
+ *   TestValues' otherContext half; TestLayers* layer cancels and timeouts
+ *   only. Keys are addresses: TestWithValueChecksKey's "not comparable"
+ *   half has no C counterpart, its nil key does.
+ * - AfterFunc's stop is called once (it frees): Go's `defer stop()` after a
+ *   stop that ran already is left out.
  * - The children map is private: where Go inspects it (TestParentFinishes-
  *   Child, TestChildFinishesFirst, TestCancelRemoves) the port checks the
  *   behaviour instead, and AddressSanitizer checks that nothing is left.
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "context.h"
@@ -308,9 +312,213 @@ START_TEST(TestWithCancelCanceledParent)
 }
 END_TEST
 
+static int k1, k2, k3; /* Go's key type: addresses nobody else can have */
+
+static void check_values(ctx_t *c, const char *nm, const char *v1, const char *v2,
+                         const char *v3)
+{
+    const char *got[] = { ctx_value(c, &k1), ctx_value(c, &k2), ctx_value(c, &k3) };
+    const char *want[] = { v1, v2, v3 };
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg((got[i] == NULL && want[i] == NULL) ||
+                          (got[i] && want[i] && strcmp(got[i], want[i]) == 0),
+                      "%s.Value(k%d) = %s want %s", nm, i + 1, got[i] ? got[i] : "nil",
+                      want[i] ? want[i] : "nil");
+}
+
+START_TEST(TestValues)
+{
+    ctx_t *c0 = ctx_background();
+    check_values(c0, "c0", NULL, NULL, NULL);
+    ctx_t *c1 = ctx_with_value(ctx_background(), &k1, "c1k1");
+    check_values(c1, "c1", "c1k1", NULL, NULL);
+    ctx_t *c2 = ctx_with_value(c1, &k2, "c2k2");
+    check_values(c2, "c2", "c1k1", "c2k2", NULL);
+    ctx_t *c3 = ctx_with_value(c2, &k3, "c3k3");
+    check_values(c3, "c2", "c1k1", "c2k2", "c3k3");
+    ctx_t *c4 = ctx_with_value(c3, &k1, NULL);
+    check_values(c4, "c4", NULL, "c2k2", "c3k3");
+    /* Not in Go's test: a cancellable context between values passes them
+     * through, and a value context is done with its anchor. */
+    ctx_t *cc = ctx_with_cancel(c3), *c5 = ctx_with_value(cc, &k2, "c5k2");
+    check_values(c5, "c5", "c1k1", "c5k2", "c3k3");
+    ck_assert(!done_now(c5));
+    ck_assert_ptr_eq(ctx_done(c5), ctx_done(cc));
+    ctx_cancel(cc);
+    ck_assert(done_now(c5));
+    ck_assert_int_eq(ctx_err(c5), ECANCELED);
+    ctx_cancel(c5); /* a value context has no cancel of its own: nothing */
+    ctx_release(c5);
+    ctx_release(cc);
+    ctx_release(c4);
+    ctx_release(c3);
+    ctx_release(c2);
+    ctx_release(c1);
+}
+END_TEST
+
+static void with_nil_key(void *arg)
+{
+    (void)arg;
+    ctx_with_value(ctx_background(), NULL, "panic");
+}
+
+START_TEST(TestWithValueChecksKey)
+{
+    unit_assert_panics(with_nil_key, NULL, "nil key");
+}
+END_TEST
+
+START_TEST(TestWithoutCancel)
+{
+    static int key;
+    ctx_t *valued = ctx_with_value(ctx_background(), &key, "value");
+    ctx_t *parent = ctx_with_timeout(valued, 1000);
+    ctx_t *ctx = ctx_without_cancel(parent);
+    ck_assert_int_eq(ctx_deadline(ctx), -1);
+    ck_assert_ptr_null(ctx_done(ctx));
+    ck_assert_int_eq(ctx_err(ctx), 0);
+    ck_assert_str_eq(ctx_value(ctx, &key), "value");
+    /* Not in Go's test: the parent's cancel does not reach it, nor its
+     * children. */
+    ctx_t *child = ctx_with_cancel(ctx);
+    ctx_cancel(parent);
+    ck_assert_int_eq(ctx_err(ctx), 0);
+    ck_assert_int_eq(ctx_err(child), 0);
+    ck_assert_str_eq(ctx_value(child, &key), "value");
+    ctx_cancel(child);
+    ck_assert_int_eq(ctx_err(child), ECANCELED);
+    ctx_release(child);
+    ctx_release(ctx);
+    ctx_release(parent);
+    ctx_release(valued);
+}
+END_TEST
+
+enum { SHORT_MS = 1, VERY_LONG_MS = 10000 };
+
+/* select { case <-donec: ...; case <-time.After(ms): ... }: true if donec was
+ * closed (or sent on) within ms. */
+static bool received_within(chan_t *donec, int64_t ms)
+{
+    struct chan_case k = chan_recv_case(donec, NULL);
+    return chan_select(&k, 1, deadline_after(ms)) == 0;
+}
+
+static void close_chan(void *arg)
+{
+    chan_close(arg);
+}
+
+START_TEST(TestAfterFuncCalledAfterCancel)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    chan_t *donec = chan_make(1, 0);
+    after_t *stop;
+    ck_assert_int_eq(ctx_after_func(ctx, close_chan, donec, &stop), 0);
+    ck_assert_msg(!received_within(donec, SHORT_MS), "AfterFunc called before context is done");
+    ctx_cancel(ctx);
+    ck_assert_msg(received_within(donec, VERY_LONG_MS),
+                  "AfterFunc not called after context is canceled");
+    ck_assert(!after_stop(stop));
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    chan_release(donec);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(TestAfterFuncCalledAfterTimeout)
+{
+    ctx_t *ctx = ctx_with_timeout(ctx_background(), SHORT_MS);
+    chan_t *donec = chan_make(1, 0);
+    ck_assert_int_eq(ctx_after_func(ctx, close_chan, donec, NULL), 0);
+    ck_assert_msg(received_within(donec, VERY_LONG_MS),
+                  "AfterFunc not called after context is canceled");
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    chan_release(donec);
+    ctx_cancel(ctx);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(TestAfterFuncCalledImmediately)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    ctx_cancel(ctx);
+    chan_t *donec = chan_make(1, 0);
+    ck_assert_int_eq(ctx_after_func(ctx, close_chan, donec, NULL), 0);
+    ck_assert_msg(received_within(donec, VERY_LONG_MS),
+                  "AfterFunc not called for already-canceled context");
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    chan_release(donec);
+    ctx_release(ctx);
+}
+END_TEST
+
+START_TEST(TestAfterFuncNotCalledAfterStop)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    chan_t *donec = chan_make(1, 0);
+    after_t *stop;
+    ck_assert_int_eq(ctx_after_func(ctx, close_chan, donec, &stop), 0);
+    ck_assert_msg(after_stop(stop), "stop() = false, want true");
+    ctx_cancel(ctx);
+    ck_assert_msg(!received_within(donec, SHORT_MS),
+                  "AfterFunc called for already-canceled context");
+    /* Not in Go's test: stop gave the waiting thread its way out. */
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    chan_release(donec);
+    ctx_release(ctx);
+}
+END_TEST
+
+static void send_done(void *arg)
+{
+    char done = 0;
+    chan_send(arg, &done); /* blocks until donec is read from */
+}
+
+START_TEST(TestAfterFuncCalledAsynchronously)
+{
+    ctx_t *ctx = ctx_with_cancel(ctx_background());
+    chan_t *donec = chan_make(1, 0);
+    after_t *stop;
+    ck_assert_int_eq(ctx_after_func(ctx, send_done, donec, &stop), 0);
+    ctx_cancel(ctx); /* returns while f still waits for its receiver */
+    ck_assert_msg(received_within(donec, VERY_LONG_MS),
+                  "AfterFunc not called after context is canceled");
+    after_stop(stop); /* Go's defer stop() */
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    chan_release(donec);
+    ctx_release(ctx);
+}
+END_TEST
+
+/* Not in Go's tests: a context that is never done costs no thread. */
+START_TEST(an_after_func_on_background_starts_no_thread_and_never_runs)
+{
+    chan_t *donec = chan_make(1, 0);
+    after_t *stop;
+    ck_assert_int_eq(ctx_after_func(ctx_background(), close_chan, donec, &stop), 0);
+    ck_assert_int_eq(go_running(), 0);
+    ck_assert(after_stop(stop));
+    ck_assert(!received_within(donec, SHORT_MS));
+    chan_release(donec);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_context");
+    UNIT_ADD(s, TestValues);
+    UNIT_ADD(s, TestWithValueChecksKey);
+    UNIT_ADD(s, TestWithoutCancel);
+    UNIT_ADD(s, TestAfterFuncCalledAfterCancel);
+    UNIT_ADD(s, TestAfterFuncCalledAfterTimeout);
+    UNIT_ADD(s, TestAfterFuncCalledImmediately);
+    UNIT_ADD(s, TestAfterFuncNotCalledAfterStop);
+    UNIT_ADD(s, TestAfterFuncCalledAsynchronously);
+    UNIT_ADD(s, an_after_func_on_background_starts_no_thread_and_never_runs);
     UNIT_ADD(s, TestBackground);
     UNIT_ADD(s, TestWithCancel);
     UNIT_ADD(s, TestParentFinishesChild);

@@ -1,0 +1,53 @@
+/* waitgroup: Go's sync.WaitGroup. A WaitGroup waits for a collection of
+ * threads to finish: the starter calls tl_wg_add to set how many to wait
+ * for, each of them calls tl_wg_done when finished, and tl_wg_wait blocks
+ * until all have. tl_wg_go does the three for one function, as Go 1.25's
+ * wg.Go does.
+ *
+ * As in Go, the zero value is ready: tl_wg_t wg = TL_WG_INIT; and it needs
+ * no freeing. A WaitGroup must not be copied after first use.
+ */
+#ifndef THREADLEAKS_WAITGROUP_H
+#define THREADLEAKS_WAITGROUP_H
+
+#include <pthread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tl_wg {
+    pthread_mutex_t mu;
+    pthread_cond_t zero; /* broadcast when n drops to 0 */
+    int n;
+} tl_wg_t;
+
+#define TL_WG_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 }
+
+/* wg.Add(delta): adds delta, which may be negative, to the counter; when it
+ * becomes zero, every tl_wg_wait returns. A negative counter panics
+ * ("sync: negative WaitGroup counter"), as in Go. Call it with a positive
+ * delta before starting the thread it counts, never from inside it. */
+void tl_wg_add(tl_wg_t *wg, int delta);
+
+/* wg.Done(): tl_wg_add(wg, -1). */
+void tl_wg_done(tl_wg_t *wg);
+
+/* wg.Wait(): blocks until the counter is zero. The census shows a waiting
+ * thread in "wg_wait". */
+#define tl_wg_wait(wg) tl_wg_wait_at((wg), __FILE__, __LINE__)
+void tl_wg_wait_at(tl_wg_t *wg, const char *file, int line);
+
+/* wg.Go(f): tl_wg_add(wg, 1), then fn(arg) on a new thread named name (as
+ * tl_go), then tl_wg_done when fn returns. Returns 0, or the errno value
+ * that kept the thread from starting (then the counter is as before). */
+#define tl_wg_go(wg, name, fn, arg) \
+    tl_wg_go_at((wg), (name), (fn), (arg), __func__, __FILE__, __LINE__)
+int tl_wg_go_at(tl_wg_t *wg, const char *name, void (*fn)(void *arg), void *arg,
+                const char *func, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,67 @@
+/* WaitGroup: a counter under a mutex, and a condition for its zero. */
+#include "threadleaks/waitgroup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "threadleaks/go.h"
+#include "threadleaks/hook.h"
+#include "threadleaks/panic.h"
+
+void tl_wg_add(tl_wg_t *wg, int delta)
+{
+    pthread_mutex_lock(&wg->mu);
+    int n = wg->n += delta;
+    if (n == 0)
+        pthread_cond_broadcast(&wg->zero);
+    pthread_mutex_unlock(&wg->mu);
+    if (n < 0)
+        tl_go_panic("sync: negative WaitGroup counter", NULL, 0);
+}
+
+void tl_wg_done(tl_wg_t *wg)
+{
+    tl_wg_add(wg, -1);
+}
+
+void tl_wg_wait_at(tl_wg_t *wg, const char *file, int line)
+{
+    pthread_mutex_lock(&wg->mu);
+    if (wg->n > 0) {
+        tl_block(TL_STATE_WG_WAIT, file, line, NULL, 0, -1);
+        while (wg->n > 0)
+            pthread_cond_wait(&wg->zero, &wg->mu);
+        tl_unblock();
+    }
+    pthread_mutex_unlock(&wg->mu);
+}
+
+struct wg_task {
+    tl_wg_t *wg;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void run_then_done(void *p)
+{
+    struct wg_task t = *(struct wg_task *)p;
+    free(p);
+    t.fn(t.arg);
+    tl_wg_done(t.wg);
+}
+
+int tl_wg_go_at(tl_wg_t *wg, const char *name, void (*fn)(void *arg), void *arg,
+                const char *func, const char *file, int line)
+{
+    struct wg_task *t = malloc(sizeof *t);
+    if (!t)
+        return ENOMEM;
+    *t = (struct wg_task){ wg, fn, arg };
+    tl_wg_add(wg, 1);
+    int err = tl_go_at(name, run_then_done, t, func, file, line);
+    if (err) {
+        free(t);
+        tl_wg_add(wg, -1);
+    }
+    return err;
+}

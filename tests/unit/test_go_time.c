@@ -1,0 +1,199 @@
+/* Go's own tests of time.Timer and time.Ticker (src/time/sleep_test.go,
+ * tick_test.go), ported to threadleaks/timer.h. Each test is named after its
+ * Go original.
+ *
+ * Deliberately different:
+ * - Go's tests that measure how late a timer fires (TestTicker's bounds,
+ *   TestSleep) are not ported: speed is the benchmarks' business here. What
+ *   is ported checks order and absence: a timer that must not have fired
+ *   yet, a value that must not be received.
+ * - testReset keeps Go's retry with a doubling step, so a busy machine
+ *   only makes it slower, never wrong.
+ * - Go 1.23's guarantee (no stale value after Stop or Reset) is checked by
+ *   TestChanStopNoStale, which Go spreads over several tests.
+ */
+#include <errno.h>
+#include <stdbool.h>
+
+#include "clock.h"
+#include "threadleaks/timer.h"
+#include "unit.h"
+
+/* select { case <-c: true; default: false } */
+static bool ready(chan_t *c)
+{
+    struct chan_case k = chan_recv_case(c, NULL);
+    return chan_select(&k, 1, 0) == 0;
+}
+
+/* <-c, within ms */
+static bool receive_within(chan_t *c, int64_t ms)
+{
+    struct chan_case k = chan_recv_case(c, NULL);
+    return chan_select(&k, 1, deadline_after(ms)) == 0;
+}
+
+START_TEST(TestAfterStop)
+{
+    /* Go: t0 := NewTimer(50ms); t1 := NewTimer(100ms); stop t0; t1 fires;
+     * t0 never does. */
+    tl_timer_t *t0 = tl_timer_new(50), *t1 = tl_timer_new(100);
+    ck_assert_msg(tl_timer_stop(t0), "failed to stop event 0");
+    ck_assert(receive_within(tl_timer_c(t1), 10000));
+    ck_assert_msg(!ready(tl_timer_c(t0)), "event 0 was not stopped");
+    ck_assert_msg(!tl_timer_stop(t0), "Stop returned true twice");
+    tl_timer_free(t0);
+    tl_timer_free(t1);
+}
+END_TEST
+
+/* Go's testReset(d): "" if it held for step d, else what went wrong. */
+static const char *test_reset(int64_t d)
+{
+    tl_timer_t *t0 = tl_timer_new(2 * d);
+    time_sleep(d);
+    const char *wrong = NULL;
+    if (!tl_timer_reset(t0, 3 * d))
+        wrong = "resetting unfired timer returned false";
+    time_sleep(2 * d);
+    if (!wrong && ready(tl_timer_c(t0)))
+        wrong = "timer fired early";
+    time_sleep(2 * d);
+    if (!wrong && !ready(tl_timer_c(t0)))
+        wrong = "reset timer did not fire";
+    if (!wrong && tl_timer_reset(t0, 50))
+        wrong = "resetting expired timer returned true";
+    tl_timer_free(t0);
+    return wrong;
+}
+
+START_TEST(TestReset)
+{
+    /* Go: "We try to run this test with increasingly larger multiples until
+     * one works so slow, loaded hardware isn't as flaky." */
+    const char *wrong = NULL;
+    for (int64_t d = 25; d <= 1600; d *= 2)
+        if (!(wrong = test_reset(d)))
+            break;
+    ck_assert_msg(!wrong, "%s", wrong);
+}
+END_TEST
+
+START_TEST(TestTimerStopStress)
+{
+    /* Go starts 100 timers of 1 s and stops them at once: none may fire. */
+    enum { N = 100 };
+    tl_timer_t *timers[N];
+    for (int i = 0; i < N; i++)
+        timers[i] = tl_timer_new(1000);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(tl_timer_stop(timers[i]), "timer %d already fired", i);
+    for (int i = 0; i < N; i++) {
+        ck_assert(!ready(tl_timer_c(timers[i])));
+        tl_timer_free(timers[i]);
+    }
+}
+END_TEST
+
+START_TEST(TestChanStopNoStale)
+{
+    /* Go 1.23: a value the program has not received is never received
+     * after Stop or Reset, and Stop says the timer was still running. */
+    tl_timer_t *t = tl_timer_new(1);
+    int64_t deadline = deadline_after(10000);
+    while (chan_len(tl_timer_c(t)) == 0 && now_ms() < deadline) /* it fires by now */
+        time_sleep(1);
+    ck_assert_int_eq(chan_len(tl_timer_c(t)), 1);
+    ck_assert_msg(tl_timer_stop(t), "Stop of an unreceived timer returned false");
+    ck_assert_msg(!ready(tl_timer_c(t)), "stale value after Stop");
+    ck_assert(!tl_timer_stop(t));
+
+    ck_assert(!tl_timer_reset(t, 1)); /* stopped: not active */
+    deadline = deadline_after(10000);
+    while (chan_len(tl_timer_c(t)) == 0 && now_ms() < deadline)
+        time_sleep(1);
+    ck_assert(tl_timer_reset(t, 60 * 60 * 1000));
+    ck_assert_msg(!ready(tl_timer_c(t)), "stale value after Reset");
+
+    ck_assert(tl_timer_reset(t, 0));
+    ck_assert(receive_within(tl_timer_c(t), 10000));
+    ck_assert_msg(!tl_timer_stop(t), "Stop after the value was received returned true");
+    tl_timer_free(t);
+}
+END_TEST
+
+START_TEST(TestTicker)
+{
+    /* The part of Go's TestTicker that is not a timing bound: ticks come,
+     * one every period at the soonest, and stop with Stop. */
+    enum { COUNT = 5, DELTA = 20 };
+    tl_ticker_t *ticker = tl_ticker_new(DELTA);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < COUNT; i++)
+        ck_assert(receive_within(tl_ticker_c(ticker), 10000));
+    int64_t dt = now_ms() - t0;
+    ck_assert_msg(dt >= (COUNT - 1) * DELTA, "%d ticks in %lld ms", COUNT, (long long)dt);
+    tl_ticker_stop(ticker);
+    ck_assert_msg(!receive_within(tl_ticker_c(ticker), 3 * DELTA), "Ticker did not shut down");
+    /* Reset starts it again with the new period. */
+    tl_ticker_reset(ticker, DELTA);
+    ck_assert(receive_within(tl_ticker_c(ticker), 10000));
+    tl_ticker_free(ticker);
+}
+END_TEST
+
+START_TEST(TestTeardown)
+{
+    /* Go: a ticker stopped right after it is made, many times. */
+    for (int i = 0; i < 1000; i++) {
+        tl_ticker_t *ticker = tl_ticker_new(1);
+        tl_ticker_stop(ticker);
+        tl_ticker_free(ticker);
+    }
+}
+END_TEST
+
+static void new_ticker_zero(void *arg)
+{
+    (void)arg;
+    tl_ticker_new(0);
+}
+
+static void new_ticker_negative(void *arg)
+{
+    (void)arg;
+    tl_ticker_new(-1);
+}
+
+static void reset_ticker_zero(void *arg)
+{
+    (void)arg;
+    tl_ticker_reset(tl_ticker_new(1000), 0);
+}
+
+START_TEST(TestNewTickerLtZeroDuration)
+{
+    unit_assert_panics(new_ticker_zero, NULL, "non-positive interval for NewTicker");
+    unit_assert_panics(new_ticker_negative, NULL, "non-positive interval for NewTicker");
+}
+END_TEST
+
+START_TEST(TestTickerResetLtZeroDuration)
+{
+    unit_assert_panics(reset_ticker_zero, NULL, "non-positive interval for Ticker.Reset");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("go_time");
+    UNIT_ADD(s, TestAfterStop);
+    UNIT_ADD_TIMEOUT(s, TestReset, 30);
+    UNIT_ADD(s, TestTimerStopStress);
+    UNIT_ADD(s, TestChanStopNoStale);
+    UNIT_ADD(s, TestTicker);
+    UNIT_ADD(s, TestTeardown);
+    UNIT_ADD(s, TestNewTickerLtZeroDuration);
+    UNIT_ADD(s, TestTickerResetLtZeroDuration);
+    return unit_run(s);
+}
