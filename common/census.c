@@ -24,6 +24,7 @@
 #include "threadleaks/clock.h"
 #include "threadleaks/hook.h"
 #include "threadleaks/trace.h"
+#include "census_internal.h"
 
 struct record {
     struct record *prev, *next; /* guarded by registry_mu */
@@ -128,6 +129,7 @@ static void *say_tid(void *arg)
 int tl_census_warm_up(void)
 {
     tl_census_start();
+    int saved = errno; /* the access() below leaves ENOENT behind */
     pthread_t t;
     pid_t tid = 0;
     int rc = pthread_create(&t, NULL, say_tid, &tid);
@@ -139,6 +141,7 @@ int tl_census_warm_up(void)
     int64_t deadline = tl_deadline_after(2000), pause = 1;
     while (access(path, F_OK) == 0 && pause_before_next_look(&pause, deadline))
         ;
+    errno = saved;
     return 0;
 }
 
@@ -249,9 +252,8 @@ void tl_census_trace_found(unsigned generation,
     pthread_mutex_lock(&registry_mu);
     for (struct record *r = registry; r; r = r->next) {
         pthread_mutex_lock(&r->mu);
-        /* Not started yet, or started since the recording began: its own
-         * start event tells the trace about it. */
-        if (r->tid > 0 && r->traced != generation) {
+        /* One started since the recording began has told the trace itself. */
+        if (r->traced != generation) {
             r->traced = generation;
             struct tl_census_thread t = {
                 .tid = r->tid, .name = r->name, .state = state_name(r->state),
@@ -453,9 +455,12 @@ static void dump_others(FILE *out, const struct row *rows, int n, const pid_t *o
             names[i].count++;
     }
     closedir(dir);
+    /* In the dump: threads the census does not know; in a leak report (only
+     * set), the kernel knows no more about them than their names. */
     for (int i = 0; i < nnames; i++)
-        fprintf(out, "%6d %-15s %-9s (outside go(): main, starting or exiting)\n",
-                names[i].count, names[i].comm, "running");
+        fprintf(out, "%6d %-15s %-9s %s\n", names[i].count, names[i].comm, "running",
+                only ? "(not started with tl_go() after the census started: no sites known)"
+                     : "(outside go(): main, starting or exiting)");
 }
 
 /* The dump of every thread, or (only not NULL) of the nonly threads listed. */

@@ -609,6 +609,7 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
         errno = EINVAL;
         return -1;
     }
+    int saved_errno = errno; /* the futex waits below may change it */
     if (scratch_init(&sc, cases, n) < 0)
         return -1;
     int err = 0, chosen;
@@ -641,8 +642,10 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
     scratch_free(&sc);
     if (err == EPIPE)
         tl_go_panic("send on closed channel", file, line);
-    if (chosen >= 0)
+    if (chosen >= 0) {
+        errno = saved_errno;
         return chosen;
+    }
     errno = err;
     return -1;
 }
@@ -670,13 +673,8 @@ bool tl_chan_recv_at(tl_chan_t *ch, void *val, const char *file, int line)
 
 static void timer_fire(void *arg)
 {
-    tl_chan_t *ch = arg;
     int64_t now = tl_now_ms();
-    int err;
-    pthread_mutex_lock(&ch->mu);
-    try_send(ch, &now, &err);
-    pthread_mutex_unlock(&ch->mu);
-    flush_wakes();
+    tl_chan_offer(arg, &now);
 }
 
 tl_chan_t *tl_time_after(int64_t ms)
@@ -687,13 +685,58 @@ tl_chan_t *tl_time_after(int64_t ms)
     return ch;
 }
 
+/* Claims every waiter queued on q as timed out, so that it polls again and
+ * sleeps until the channel's new wake time. */
+static void time_out_all(tl_chan_t *ch, struct queue *q)
+{
+    struct sudog *s = q->head, *next;
+    for (; s; s = next) {
+        next = s->next;
+        int waiting = WAITING;
+        if (atomic_compare_exchange_strong_explicit(&s->w->fired, &waiting, TIMED_OUT,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            unlink_sudog(ch, q, s);
+            wake_claimed(s, false);
+        }
+    }
+}
+
 void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
 {
     pthread_mutex_lock(&ch->mu);
+    /* A waiter already asleep chose its wake-up time from the old one: if
+     * the new one comes sooner, it must choose again (a timer's Reset). */
+    bool sooner = at >= 0 && (ch->wake_at < 0 || at < ch->wake_at);
     ch->wake_at = at;
     ch->wake = wake;
     ch->wake_arg = arg;
+    if (sooner) {
+        time_out_all(ch, &ch->recvq);
+        time_out_all(ch, &ch->sendq);
+    }
     pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
+}
+
+bool tl_chan_offer(tl_chan_t *ch, const void *val)
+{
+    int err = 0;
+    pthread_mutex_lock(&ch->mu);
+    bool sent = !ch->closed && try_send(ch, val, &err);
+    pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
+    return sent;
+}
+
+bool tl_chan_take(tl_chan_t *ch, void *val)
+{
+    bool ok = false;
+    pthread_mutex_lock(&ch->mu);
+    bool got = try_recv(ch, val, &ok) && ok;
+    pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
+    return got;
 }
 
 void tl_chan_set_free(tl_chan_t *ch, void (*on_free)(void *arg), void *arg)

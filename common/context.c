@@ -54,6 +54,7 @@ struct tl_ctx {
     int64_t deadline;
     int fd;
     int err, cause;             /* guarded by mu */
+    struct tl_after *afters;       /* AfterFuncs waiting for ctx; guarded by mu */
 };
 
 static tl_ctx_t background = { .deadline = -1, .fd = -1 };
@@ -115,6 +116,8 @@ static void fd_fire(int fd)
  * hold on its done channel, which passes to this loop as they are unlinked
  * under the lock: no thread ever holds more than one context's lock, however
  * deep the tree. */
+static void start_afters(struct tl_after *list);
+
 static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
 {
     pthread_mutex_lock(&ctx->mu);
@@ -131,8 +134,12 @@ static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
     ctx->children = NULL;
     for (tl_ctx_t *child = children; child; child = child->next)
         child->in_parent = false;
+    struct tl_after *afters = ctx->afters;
+    ctx->afters = NULL;
     fd_fire(ctx->fd);
     pthread_mutex_unlock(&ctx->mu);
+    /* Before the cancel returns, as in Go: a stop from now on says false. */
+    start_afters(afters);
     /* Closed outside the lock: the crowd it wakes asks tl_ctx_err at once. Only
      * the first cancel gets here, since err is set. */
     tl_chan_close(ctx->done);
@@ -419,17 +426,29 @@ int tl_ctx_poll_at(tl_ctx_t *ctx, int fd, short events, int64_t deadline, const 
     return rc;
 }
 
-/* ---- AfterFunc: a thread that waits for ctx, or for stop ---- */
+/* ---- AfterFunc ----
+ *
+ * As in Go, whether f runs is settled by the cancel itself: cancel() takes
+ * the waiting AfterFuncs off its context's list and marks each RUNNING
+ * before it returns, so a stop that comes after says false. f then runs on
+ * a thread that has waited for the done channel since the AfterFunc was
+ * made (Go starts a goroutine at that moment instead; a thread cannot be
+ * had that cheaply). The list, the thread and the caller's stop each hold a
+ * reference. */
 
 enum { AFTER_WAITING, AFTER_RUNNING, AFTER_STOPPED };
 
 struct tl_after {
     atomic_int state;
-    atomic_int refs; /* the thread's, and the caller's if it asked for stop */
-    tl_chan_t *stop; /* closed by tl_after_stop */
-    tl_ctx_t *ctx;
+    atomic_int refs;
+    struct tl_after *prev, *next; /* on the anchor's list; guarded by its mu */
+    bool listed;                  /* guarded by the anchor's mu */
+    tl_chan_t *stop;              /* closed by tl_after_stop */
+    tl_ctx_t *ctx, *anchor;
     void (*f)(void *arg);
     void *arg;
+    const char *file;             /* where tl_ctx_after_func was called */
+    int line;
 };
 
 static void after_release(struct tl_after *a)
@@ -441,14 +460,47 @@ static void after_release(struct tl_after *a)
     free(a);
 }
 
+static void start_afters(struct tl_after *list)
+{
+    struct tl_after *next;
+    for (struct tl_after *a = list; a; a = next) {
+        next = a->next;
+        a->prev = a->next = NULL;
+        int waiting = AFTER_WAITING;
+        atomic_compare_exchange_strong(&a->state, &waiting, AFTER_RUNNING);
+        after_release(a); /* the list's */
+    }
+}
+
+/* Takes a off its anchor's list if it is still there; returns whether it was. */
+static bool unlist(struct tl_after *a)
+{
+    tl_ctx_t *ctx = a->anchor;
+    pthread_mutex_lock(&ctx->mu);
+    bool listed = a->listed;
+    if (listed) {
+        if (a->prev)
+            a->prev->next = a->next;
+        else
+            ctx->afters = a->next;
+        if (a->next)
+            a->next->prev = a->prev;
+        a->listed = false;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return listed;
+}
+
 static void after_wait(void *arg)
 {
     struct tl_after *a = arg;
+    /* Shown as blocked where the AfterFunc was made: that is the caller's
+     * line to look at, not one inside this file. */
     struct tl_chan_case cases[] = { tl_chan_recv_case(tl_ctx_done(a->ctx), NULL),
                                     tl_chan_recv_case(a->stop, NULL) };
-    int waiting = AFTER_WAITING;
-    if (tl_chan_select(cases, 2, -1) == 0 &&
-        atomic_compare_exchange_strong(&a->state, &waiting, AFTER_RUNNING))
+    while (atomic_load(&a->state) == AFTER_WAITING)
+        tl_chan_select_at(cases, 2, -1, a->file, a->line);
+    if (atomic_load(&a->state) == AFTER_RUNNING)
         a->f(a->arg);
     after_release(a);
 }
@@ -456,6 +508,8 @@ static void after_wait(void *arg)
 int tl_ctx_after_func_at(tl_ctx_t *ctx, void (*f)(void *arg), void *arg, tl_after_t **stop,
                          const char *func, const char *file, int line)
 {
+    if (!ctx)
+        tl_go_panic("cannot create context from nil parent", file, line);
     if (stop)
         *stop = NULL;
     struct tl_after *a = calloc(1, sizeof *a);
@@ -464,21 +518,44 @@ int tl_ctx_after_func_at(tl_ctx_t *ctx, void (*f)(void *arg), void *arg, tl_afte
         return ENOMEM;
     }
     atomic_init(&a->state, AFTER_WAITING);
-    atomic_init(&a->refs, stop ? 2 : 1);
     a->ctx = tl_ctx_ref(ctx);
+    a->anchor = anchor(ctx);
     a->f = f;
     a->arg = arg;
+    a->file = file;
+    a->line = line;
     /* Never done: f never runs, and no thread needs to wait for that. */
     if (never_done(ctx)) {
+        atomic_init(&a->refs, 1);
         if (stop)
             *stop = a;
-        after_release(a);
+        else
+            after_release(a);
         return 0;
     }
+    atomic_init(&a->refs, stop ? 3 : 2); /* the list, the thread, the stop */
+    tl_ctx_t *anc = a->anchor;
+    tl_ctx_err(ctx); /* a deadline that has passed cancels now */
+    pthread_mutex_lock(&anc->mu);
+    if (anc->err) {
+        atomic_store(&a->state, AFTER_RUNNING); /* done already: f runs at once */
+        atomic_fetch_sub(&a->refs, 1);          /* no list */
+    } else {
+        a->next = anc->afters;
+        if (anc->afters)
+            anc->afters->prev = a;
+        anc->afters = a;
+        a->listed = true;
+    }
+    pthread_mutex_unlock(&anc->mu);
     int err = tl_go_at("after_func", after_wait, a, func, file, line);
     if (err) {
-        atomic_store(&a->refs, 1);
-        after_release(a);
+        atomic_store(&a->state, AFTER_STOPPED);
+        if (unlist(a))
+            after_release(a);
+        if (stop)
+            after_release(a);
+        after_release(a); /* the thread's */
         return err;
     }
     if (stop)
@@ -490,10 +567,15 @@ bool tl_after_stop(tl_after_t *a)
 {
     if (!a)
         return false;
+    if (a->anchor && !never_done(a->ctx))
+        tl_ctx_err(a->ctx); /* a deadline that has passed fired first, as Go's timer would have */
     int waiting = AFTER_WAITING;
     bool stopped = atomic_compare_exchange_strong(&a->state, &waiting, AFTER_STOPPED);
-    if (stopped)
+    if (stopped) {
+        if (!never_done(a->ctx) && unlist(a))
+            after_release(a); /* the list's: Go forgets a stopped AfterFunc at once */
         tl_chan_close(a->stop); /* the waiting thread's way out */
+    }
     after_release(a);
     return stopped;
 }

@@ -118,9 +118,9 @@ bool tl_group_try_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *a
     if (room)
         g->active++;
     pthread_mutex_unlock(&g->mu);
-    if (room)
-        start(g, name, fn, arg, (struct site){ func, file, line });
-    return room;
+    /* A start that failed counts as fn's error (start saw to it), and fn
+     * was not started. */
+    return room && start(g, name, fn, arg, (struct site){ func, file, line }) == 0;
 }
 
 int tl_group_set_limit(tl_group_t *g, int n)

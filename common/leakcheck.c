@@ -1,5 +1,7 @@
-/* The leak check: the kernel's thread ids at the start, and at the end a
- * poll, with goleak's growing pauses, for the ones that were not there. */
+/* The leak check: the kernel's threads at the start, and at the end a poll,
+ * with goleak's growing pauses, for the ones that were not there. A thread
+ * is its id and its start time: an id the kernel gave again to a thread
+ * started later is a new thread. */
 #include "threadleaks/leakcheck.h"
 
 #include <dirent.h>
@@ -20,6 +22,7 @@ struct list {
 
 struct tl_leakcheck {
     pid_t *known; /* sorted */
+    unsigned long long *started; /* known[i]'s start time, in clock ticks */
     int nknown;
     struct list names, created_by;
     int64_t wait_ms;
@@ -63,6 +66,28 @@ static int thread_ids(pid_t **out)
     return n;
 }
 
+/* Field 22 of /proc/self/task/TID/stat: when the thread started, in clock
+ * ticks since boot; 0 if it is gone. */
+static unsigned long long start_time(pid_t tid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    char *p = strrchr(line, ')'); /* the name may hold spaces and parentheses */
+    unsigned long long t = 0;
+    /* after ") ": the state (field 3), then fields 4 to 21, then 22 */
+    for (int field = 3; p && field <= 22; field++)
+        p = strchr(p + 1, ' ');
+    if (p)
+        t = strtoull(p + 1, NULL, 10);
+    return t;
+}
+
 static bool known(const tl_leakcheck_t *c, pid_t tid)
 {
     int lo = 0, hi = c->nknown;
@@ -73,12 +98,17 @@ static bool known(const tl_leakcheck_t *c, pid_t tid)
         else
             hi = mid;
     }
-    return lo < c->nknown && c->known[lo] == tid;
+    return lo < c->nknown && c->known[lo] == tid && start_time(tid) == c->started[lo];
 }
 
 tl_leakcheck_t *tl_leakcheck_begin(void)
 {
-    int err = tl_census_warm_up();
+    int saved = errno;
+    /* Without the census's hook, leaks would have no start sites and
+     * tl_leakcheck_ignore_created_by would match nothing. */
+    int err = tl_census_start();
+    if (!err)
+        err = tl_census_warm_up();
     if (err) {
         errno = err;
         return NULL;
@@ -89,12 +119,17 @@ tl_leakcheck_t *tl_leakcheck_begin(void)
         return NULL;
     }
     c->wait_ms = TL_LEAKCHECK_WAIT_MS;
-    if ((c->nknown = thread_ids(&c->known)) < 0) {
-        int saved = errno;
+    if ((c->nknown = thread_ids(&c->known)) < 0 ||
+        !(c->started = malloc((size_t)(c->nknown + 1) * sizeof *c->started))) {
+        int saved = c->nknown < 0 ? errno : ENOMEM;
+        free(c->known);
         free(c);
         errno = saved;
         return NULL;
     }
+    for (int i = 0; i < c->nknown; i++)
+        c->started[i] = start_time(c->known[i]);
+    errno = saved;
     return c;
 }
 
@@ -128,7 +163,9 @@ static void list_free(struct list *l)
 
 int tl_leakcheck_ignore_name(tl_leakcheck_t *c, const char *name)
 {
-    return add(&c->names, name);
+    char kept[16]; /* what the kernel keeps of a thread's name, as tl_go does */
+    snprintf(kept, sizeof kept, "%s", name);
+    return add(&c->names, kept);
 }
 
 int tl_leakcheck_ignore_created_by(tl_leakcheck_t *c, const char *func)
@@ -188,6 +225,7 @@ static void pause_us(int64_t us)
 
 int tl_leakcheck_end(tl_leakcheck_t *c, FILE *report)
 {
+    int saved = errno; /* the looks at /proc below leave theirs behind */
     int64_t start = tl_now_ms(), deadline = start + c->wait_ms, pause = 1;
     pid_t *ids = NULL;
     int n;
@@ -209,9 +247,11 @@ int tl_leakcheck_end(tl_leakcheck_t *c, FILE *report)
         tl_census_dump_threads(report, ids, n);
         fflush(report);
     }
-    int saved = errno;
+    if (n < 0)
+        saved = errno;
     free(ids);
     free(c->known);
+    free(c->started);
     list_free(&c->names);
     list_free(&c->created_by);
     free(c);

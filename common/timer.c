@@ -1,9 +1,10 @@
 /* Timers and tickers on a channel's wake (chan_internal.h): the channel
  * fires when someone looks at it after the time, and fire() puts the value
- * in. A timer's lock comes before its channel's. Stop and Reset take the
- * wake away and empty the channel under the timer's lock, so that a fire
- * already on its way finds nothing to do (pending cleared, or its time not
- * come) and no stale value is left. */
+ * in. A timer's lock comes before its channel's, and under it the channel
+ * is used only through calls that never run a due wake (which would call
+ * fire() again). Stop and Reset take the wake away and empty the channel
+ * under the timer's lock, so that a fire already on its way finds nothing
+ * to do (pending cleared, or its time not come) and no stale value is left. */
 #include "threadleaks/timer.h"
 
 #include <errno.h>
@@ -28,8 +29,7 @@ static void fire(void *arg)
     pthread_mutex_lock(&t->mu);
     int64_t now = tl_now_ms();
     if (t->pending && now >= t->when) {
-        struct tl_chan_case c = tl_chan_send_case(t->ch, &now);
-        tl_chan_select(&c, 1, 0); /* full: a ticker's receiver fell behind */
+        tl_chan_offer(t->ch, &now); /* full: a ticker's receiver fell behind */
         if (t->period > 0) {
             t->when += t->period * ((now - t->when) / t->period + 1);
             tl_chan_set_wake(t->ch, t->when, fire, t);
@@ -74,8 +74,7 @@ static bool disarm(struct tl_timer *t)
     bool active = t->pending;
     t->pending = false;
     tl_chan_set_wake(t->ch, -1, NULL, NULL);
-    struct tl_chan_case c = tl_chan_recv_case(t->ch, NULL);
-    bool unreceived = tl_chan_select(&c, 1, 0) == 0;
+    bool unreceived = tl_chan_take(t->ch, NULL);
     return active || unreceived;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "threadleaks/census.h"
+#include "census_internal.h"
 #include "threadleaks/clock.h"
 
 enum kind { STARTED, FOUND, BLOCKED, WOKE, EXITED };

@@ -59,27 +59,9 @@ void tl_census_dump(FILE *out);
 void tl_census_dump_threads(FILE *out, const pid_t *tids, int n);
 
 /* The function that started thread tid with tl_go() (pprof's "created by"),
- * or NULL if tid is not a live thread started with tl_go(). */
+ * or NULL if the census does not know tid: not started with tl_go(),
+ * started before the census, or still starting or just returned. */
 const char *tl_census_created_by(pid_t tid);
-
-/* One thread started with tl_go(), as census_each sees it. */
-struct tl_census_thread {
-    pid_t tid;
-    const char *name;
-    const char *state;      /* "running", "chan_send", ... */
-    const char *file;       /* where it blocks (full __FILE__), or NULL */
-    int line;
-    const char *created_func, *created_file;
-    int created_line;
-};
-
-/* For trace.c, as a recording begins: calls fn for each thread started with
- * tl_go() that is alive and not yet known to recording generation, and marks
- * it known, with its record locked (fn may only record). From then on the
- * thread's blocks, wakes and exit reach the trace; a thread that starts
- * during the recording announces itself. */
-void tl_census_trace_found(unsigned generation,
-                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -114,7 +114,8 @@ int tl_chan_select_at(struct tl_chan_case *cases, int n, int64_t deadline,
  * (tl_now_ms, as int64_t) once ms milliseconds have passed. No thread and no
  * timer runs meanwhile: whoever waits on it wakes at that time, so dropping
  * the last reference early frees it at once (unlike time.After before Go
- * 1.23, nothing is left running until it fires). */
+ * 1.23, nothing is left running until it fires). Returns NULL with errno
+ * ENOMEM. */
 tl_chan_t *tl_time_after(int64_t ms);
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /* clock: Go's time.Now, time.Sleep and deadlines, in milliseconds.
  *
- * Every blocking call in common/ takes one absolute deadline, as libdill's do:
+ * Every blocking call here takes one absolute deadline, as libdill's do:
  * a CLOCK_MONOTONIC time in milliseconds, -1 for "wait for ever" and 0 for
  * "do not wait at all". Compute a conversation's deadline once, with
  * tl_deadline_after, and pass the same value to every call in it.

@@ -50,7 +50,8 @@ tl_ctx_t *tl_ctx_background(void);
 tl_ctx_t *tl_ctx_with_cancel(tl_ctx_t *parent);
 
 /* context.WithDeadline(parent, d): also done at the absolute deadline (clock.h).
- * If parent's deadline is earlier, the child's is the parent's. */
+ * If parent's deadline is earlier, the child's is the parent's. Returns NULL
+ * with errno ENOMEM, as tl_ctx_with_cancel does; so does WithTimeout. */
 tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline);
 
 /* context.WithTimeout(parent, ms): tl_ctx_with_deadline(parent, now + ms). */
@@ -76,8 +77,10 @@ tl_ctx_t *tl_ctx_without_cancel(tl_ctx_t *parent);
 
 /* context.AfterFunc(ctx, f): once ctx is done, calls f(arg) on a thread of
  * its own (at once if ctx is done already). Returns 0, or an errno value if
- * the thread cannot be started (then f never runs). If stop is not NULL,
- * *stop receives Go's stop function: call tl_after_stop(*stop) exactly once.
+ * the thread cannot be started (then f never runs and *stop is NULL). If
+ * stop is not NULL, *stop receives Go's stop function: call
+ * tl_after_stop(*stop) exactly once. As in Go, the cancel that makes ctx
+ * done settles that f runs: a stop after it returns false.
  * Unlike Go, waiting costs a thread until ctx is done or stop is called (a
  * context that is never done costs none, and f never runs): a leak check
  * reports an AfterFunc whose context is never cancelled and never stopped,
@@ -140,9 +143,9 @@ int64_t tl_ctx_deadline(tl_ctx_t *ctx);
 
 /* A file descriptor that becomes readable when ctx is done (at once on
  * cancel; at the deadline), so poll() can wait on a socket and the context
- * together. Owned by ctx: do not read or close it. -1 for tl_ctx_background(),
- * which poll() ignores. Returns -1 with errno set if no descriptor could be
- * made. */
+ * together. Owned by ctx: do not read or close it. -1 for a context that is
+ * never done (Background, WithoutCancel), which poll() ignores; else -1 with
+ * errno set if no descriptor could be made. */
 int tl_ctx_fd(tl_ctx_t *ctx);
 
 /* Waits until fd is ready for events (POLLIN, POLLOUT), ctx is done or the

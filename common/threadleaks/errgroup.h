@@ -42,8 +42,9 @@ tl_group_t *tl_group_new(void);
  * return a non-zero error cancels the group's context; its error will be
  * returned by tl_group_wait. Blocks while the limit set by tl_group_set_limit is
  * reached. Returns 0, or the errno value that kept the thread from starting
- * (EAGAIN, ENOMEM), which also counts as fn's error. fn and arg belong to
- * the thread from this call on: arg must live until fn returns. */
+ * (EAGAIN, ENOMEM), which also counts as fn's error. Once fn is started,
+ * arg must live until fn returns; if it could not start, arg is still the
+ * caller's. */
 #define tl_group_go(g, name, fn, arg) \
     tl_group_go_at((g), (name), (fn), (arg), __func__, __FILE__, __LINE__)
 int tl_group_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, const char *func,

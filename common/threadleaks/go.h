@@ -2,8 +2,9 @@
  *
  * The thread is detached, as a goroutine is: nobody joins it, so it must have
  * a way out of its own. It carries name (at most 15 bytes are kept) in the
- * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it is
- * registered with the census, which can then say where it is blocked.
+ * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it tells
+ * the hook (hook.h) what it does: once the census has started (census.h),
+ * the census can say where it was started and where it is blocked.
  */
 #ifndef THREADLEAKS_GO_H
 #define THREADLEAKS_GO_H
@@ -37,9 +38,10 @@ int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *fun
 int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch), tl_ctx_t *ctx,
                int id, tl_chan_t *ch, const char *func, const char *file, int line);
 
-/* How many calls to go (and tl_go_with) on the calling thread have failed to
- * start a thread, so far: the server answers 503 for a request whose
- * handler met one, whatever the handler made of the error. */
+/* How many calls to tl_go (and tl_go_with) on the calling thread have
+ * failed to start a thread, so far: a server can tell from it that a
+ * request's handler met one, whatever the handler made of the error (the
+ * workshop's server answers 503). */
 int tl_go_start_failures(void);
 
 /* The stack each new thread gets: 256 KiB (times 4 under a sanitizer, whose

@@ -37,6 +37,7 @@ struct tl_site {
 
 struct tl_chan_case;
 
+/* All four functions are required. */
 struct tl_hook {
     /* On the new thread, before its function runs: returns what the hook
      * keeps for the thread, handed to the other three; NULL to leave the

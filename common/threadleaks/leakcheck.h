@@ -10,7 +10,10 @@
  *
  *     tl_leakcheck_t *check = tl_leakcheck_begin();  // goleak.IgnoreCurrent()
  *     run_the_code_under_test();
- *     assert(tl_leakcheck_end(check, stderr) == 0);  // goleak.VerifyNone(t)
+ *     if (tl_leakcheck_end(check, stderr) != 0)      // goleak.VerifyNone(t)
+ *         return EXIT_FAILURE;
+ *
+ * (Not inside assert(): a build with NDEBUG would drop the check.)
  *
  * With Check, begin in a checked fixture's setup and end in its teardown
  * with ck_assert_int_eq; with cmocka, in setup and teardown functions with
@@ -33,11 +36,13 @@ typedef struct tl_leakcheck tl_leakcheck_t;
  * IgnoreCurrent). Also starts the census (census.h) so that threads started
  * from now on can be reported with their start sites, and lets a
  * sanitizer's helper thread start first, so it is not taken for a leak.
- * Returns NULL with errno set (ENOMEM, or /proc unreadable). */
+ * Returns NULL with errno set: ENOMEM, EBUSY if a hook other than the
+ * census's is set (hook.h), or why /proc could not be read. */
 tl_leakcheck_t *tl_leakcheck_begin(void);
 
-/* goleak's IgnoreTopFunction, in C terms: threads named name (the kernel's
- * name, as tl_go gives it) are not leaks. Returns 0, or ENOMEM. */
+/* goleak's IgnoreTopFunction, in C terms: threads named name are not
+ * leaks. Compared as the kernel keeps names: the first 15 bytes, so the
+ * name given to tl_go matches however long it was. Returns 0, or ENOMEM. */
 int tl_leakcheck_ignore_name(tl_leakcheck_t *check, const char *name);
 
 /* goleak's IgnoreAnyFunction, in C terms: threads that tl_go() started from

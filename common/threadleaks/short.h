@@ -1,7 +1,11 @@
 /* short: the names without the tl_ prefix, as Go spells them, for code that
  * wants to read like Go (the chapters do). Every name here is a macro for
- * the prefixed one; include it only in your own .c files, never in a header
- * others include, since it takes words such as `go` and `seconds`.
+ * the prefixed one, so it takes words such as `go` and `seconds`: include
+ * it in your program's own files, never in a header of a library that
+ * others include (the workshop's own headers in common/ are its programs').
+ *
+ * Left with their prefix: tl_timer_t (timer_t is POSIX's), struct tl_hook,
+ * struct tl_site and enum tl_state (whose values have the CENSUS_ names).
  */
 #ifndef THREADLEAKS_SHORT_H
 #define THREADLEAKS_SHORT_H
@@ -112,10 +116,10 @@
 #define census_settle tl_census_settle
 #define census_warm_up tl_census_warm_up
 #define census_dump tl_census_dump
-#define census_thread tl_census_thread
-#define census_trace_found tl_census_trace_found
 #define census_state tl_state
 #define census_start tl_census_start
+#define hook_set tl_hook_set
+#define LEAKCHECK_WAIT_MS TL_LEAKCHECK_WAIT_MS
 #define census_dump_threads tl_census_dump_threads
 #define census_created_by tl_census_created_by
 #define leakcheck_t tl_leakcheck_t
@@ -128,12 +132,6 @@
 #define census_unblock tl_unblock
 #define trace_begin tl_trace_begin
 #define trace_end tl_trace_end
-#define trace_recording tl_trace_recording
-#define trace_generation tl_trace_generation
-#define trace_started tl_trace_started
-#define trace_blocked tl_trace_blocked
-#define trace_woke tl_trace_woke
-#define trace_exited tl_trace_exited
 #define go(name, fn, arg) tl_go(name, fn, arg)
 #define seconds(story_seconds) tl_seconds(story_seconds)
 #define time_scale() tl_time_scale()
@@ -141,6 +139,7 @@
 #define CHAN_RECV TL_CHAN_RECV
 #define GO_STACK_SIZE TL_GO_STACK_SIZE
 #define TRACE_MAX_EVENTS TL_TRACE_MAX_EVENTS
+#define CENSUS_WG_WAIT TL_STATE_WG_WAIT
 #define CENSUS_CHAN_RECV TL_STATE_CHAN_RECV
 #define CENSUS_CHAN_SEND TL_STATE_CHAN_SEND
 #define CENSUS_GROUP_GO TL_STATE_GROUP_GO

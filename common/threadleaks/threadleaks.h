@@ -7,6 +7,7 @@
  *   census  census.h trace.h leakcheck.h: counts the kernel's threads,
  *           dumps where they block, checks tests (pkg-config threadleaks)
  * short.h gives the names without their tl_ prefix, as Go spells them.
+ * C11 or C++11 and POSIX threads on Linux (the census reads /proc).
  *
  * One error convention, everywhere:
  * - An error is an errno value (ECANCELED, ETIMEDOUT, ENOMEM, ...); 0 is
@@ -20,8 +21,9 @@
  * - A bool answers a question (a receive's ok, TryGo's started, a timer's
  *   Stop); it is never an error.
  * - A programming error that Go answers with a panic (a send on a closed
- *   channel, a negative WaitGroup counter) prints Go's message and the
- *   file:line, then aborts (panic.h). It is not an error to handle.
+ *   channel, a negative WaitGroup counter) prints Go's message, the thread
+ *   and, where it is known, the call's file:line, then aborts (panic.h). It
+ *   is not an error to handle.
  *
  * Ownership: whoever makes a channel, context, group, timer or check owns
  * one reference and gives it back (release, free); a thread that may outlive

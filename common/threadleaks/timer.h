@@ -5,6 +5,8 @@
  *
  * The channel (tl_timer_c, tl_ticker_c) carries the time of the fire as an
  * int64_t from tl_now_ms. It is borrowed: valid until the timer is freed.
+ * Unlike Go 1.23's, it has capacity 1 and tl_chan_len shows a fired value
+ * not yet received (Go reports 0 for both); what a receiver gets is the same.
  */
 #ifndef THREADLEAKS_TIMER_H
 #define THREADLEAKS_TIMER_H

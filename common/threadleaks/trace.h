@@ -22,29 +22,15 @@ extern "C" {
 enum { TL_TRACE_MAX_EVENTS = 1 << 18 }; /* about 14 MiB of events, 40 MiB of JSON */
 
 /* Starts a recording; 0, or EBUSY if one runs already (one at a time, as in
- * Go), or ENOMEM. Threads alive at the start are recorded as found: their
- * name, where they were started, and the block they are in. */
+ * Go), or ENOMEM. Threads the census knows that are alive at the start
+ * (census.h: those started with tl_go() after it started) are recorded as
+ * found: their name, where they were started, and the block they are in. */
 int tl_trace_begin(void);
 
 /* Ends the recording and writes it to out as Chrome trace-event JSON, one
  * event a line (out NULL: ends it and writes nothing). process is the name
  * the trace gives the process. */
 void tl_trace_end(FILE *out, const char *process);
-
-/* Whether a recording runs, and which one (census.c marks the threads a
- * recording knows with it). */
-bool tl_trace_recording(void);
-unsigned tl_trace_generation(void);
-
-/* For census.c, with the thread's record locked: what a thread started with
- * tl_go() does, for the recording generation knows it in (an event of a
- * recording that has ended is dropped). Files are as the dump shows them:
- * "02-channel-block/leaky.c". */
-void tl_trace_started(unsigned generation, pid_t tid, const char *name, const char *created_func,
-                   const char *created_file, int created_line);
-void tl_trace_blocked(unsigned generation, pid_t tid, const char *state, const char *file, int line);
-void tl_trace_woke(unsigned generation, pid_t tid);
-void tl_trace_exited(unsigned generation, pid_t tid);
 
 #ifdef __cplusplus
 }

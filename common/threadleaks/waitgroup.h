@@ -4,8 +4,8 @@
  * until all have. tl_wg_go does the three for one function, as Go 1.25's
  * wg.Go does.
  *
- * As in Go, the zero value is ready: tl_wg_t wg = TL_WG_INIT; and it needs
- * no freeing. A WaitGroup must not be copied after first use.
+ * Where Go's zero value is ready, here a WaitGroup starts as TL_WG_INIT
+ * (tl_wg_t wg = TL_WG_INIT;) and, as in Go, needs no freeing. A WaitGroup must not be copied after first use.
  */
 #ifndef THREADLEAKS_WAITGROUP_H
 #define THREADLEAKS_WAITGROUP_H

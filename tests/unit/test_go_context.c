@@ -494,6 +494,39 @@ START_TEST(TestAfterFuncCalledAsynchronously)
 }
 END_TEST
 
+static void count_call(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* Not in Go's tests, but Go's contract: the cancel itself settles that f
+ * runs, so a stop after it, or after a deadline has passed, says false. */
+START_TEST(a_stop_after_the_cancel_returns_false_and_f_runs)
+{
+    enum { ROUNDS = 200 };
+    atomic_int calls = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        ctx_t *ctx = ctx_with_cancel(ctx_background());
+        after_t *stop;
+        if (i % 2) /* done before the AfterFunc is even made */
+            ctx_cancel(ctx);
+        ck_assert_int_eq(ctx_after_func(ctx, count_call, &calls, &stop), 0);
+        ctx_cancel(ctx);
+        ck_assert_msg(!after_stop(stop), "round %d: stop after cancel returned true", i);
+        ctx_release(ctx);
+    }
+    ctx_t *timed = ctx_with_timeout(ctx_background(), 1);
+    after_t *stop;
+    ck_assert_int_eq(ctx_after_func(timed, count_call, &calls, &stop), 0);
+    while (now_ms() <= ctx_deadline(timed)) /* nobody looks at it meanwhile */
+        ;
+    ck_assert_msg(!after_stop(stop), "stop after the deadline returned true");
+    ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+    ck_assert_int_eq(atomic_load(&calls), ROUNDS + 1);
+    ctx_release(timed);
+}
+END_TEST
+
 /* Not in Go's tests: a context that is never done costs no thread. */
 START_TEST(an_after_func_on_background_starts_no_thread_and_never_runs)
 {
@@ -519,6 +552,7 @@ int main(void)
     UNIT_ADD(s, TestAfterFuncNotCalledAfterStop);
     UNIT_ADD(s, TestAfterFuncCalledAsynchronously);
     UNIT_ADD(s, an_after_func_on_background_starts_no_thread_and_never_runs);
+    UNIT_ADD_TIMEOUT(s, a_stop_after_the_cancel_returns_false_and_f_runs, 30);
     UNIT_ADD(s, TestBackground);
     UNIT_ADD(s, TestWithCancel);
     UNIT_ADD(s, TestParentFinishesChild);

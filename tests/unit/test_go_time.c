@@ -13,9 +13,11 @@
  *   TestChanStopNoStale, which Go spreads over several tests.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "clock.h"
+#include "go.h"
 #include "threadleaks/timer.h"
 #include "unit.h"
 
@@ -184,9 +186,64 @@ START_TEST(TestTickerResetLtZeroDuration)
 }
 END_TEST
 
+static void receive_one(void *arg)
+{
+    chan_recv(arg, NULL);
+}
+
+/* Not in Go's tests (Go's runtime needs no telling): a thread already
+ * waiting when Stop or Reset moves the fire sees the new time. */
+START_TEST(a_reset_reaches_a_thread_already_waiting)
+{
+    tl_timer_t *t = tl_timer_new(60 * 60 * 1000);
+    ck_assert_int_eq(go("waiter", receive_one, tl_timer_c(t)), 0);
+    ck_assert(unit_blocked(1, "waiter", "chan_recv"));
+    ck_assert(tl_timer_reset(t, 10)); /* sooner than the hour it sleeps for */
+    ck_assert_int_eq(go_wait_all(deadline_after(10000)), 0);
+
+    ck_assert(!tl_timer_stop(t));
+    ck_assert_int_eq(go("waiter", receive_one, tl_timer_c(t)), 0);
+    ck_assert(unit_blocked(1, "waiter", "chan_recv")); /* with no wake time at all */
+    ck_assert(!tl_timer_reset(t, 10));
+    ck_assert_int_eq(go_wait_all(deadline_after(10000)), 0);
+    tl_timer_free(t);
+}
+END_TEST
+
+struct churn {
+    tl_timer_t *t;
+    atomic_bool stop;
+};
+
+static void look_often(void *arg)
+{
+    struct churn *c = arg;
+    while (!atomic_load(&c->stop)) {
+        struct chan_case k = chan_recv_case(tl_timer_c(c->t), NULL);
+        chan_select(&k, 1, deadline_after(1));
+    }
+}
+
+/* A fire on its way while Reset makes the timer due again must not run the
+ * fire a second time inside the first (it would lock the timer twice). */
+START_TEST(resets_while_receivers_look_never_deadlock)
+{
+    struct churn c = { .t = tl_timer_new(0) };
+    ck_assert_int_eq(go("looker", look_often, &c), 0);
+    ck_assert_int_eq(go("looker", look_often, &c), 0);
+    for (int i = 0; i < 20000; i++)
+        tl_timer_reset(c.t, 0);
+    atomic_store(&c.stop, true);
+    ck_assert_int_eq(go_wait_all(deadline_after(10000)), 0);
+    tl_timer_free(c.t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_time");
+    UNIT_ADD(s, a_reset_reaches_a_thread_already_waiting);
+    UNIT_ADD_TIMEOUT(s, resets_while_receivers_look_never_deadlock, 30);
     UNIT_ADD(s, TestAfterStop);
     UNIT_ADD_TIMEOUT(s, TestReset, 30);
     UNIT_ADD(s, TestTimerStopStress);

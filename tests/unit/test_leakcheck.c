@@ -167,7 +167,8 @@ START_TEST(a_thread_started_with_plain_pthread_create_is_caught_too)
     pthread_mutex_unlock(&plain_mu);
     pthread_join(t, NULL);
     ck_assert_msg(strstr(r.text, "leakcheck: 1 thread"), "%s", r.text);
-    ck_assert_msg(strstr(r.text, "(outside go()"), "%s", r.text);
+    ck_assert_msg(strstr(r.text, "plain           running   (not started with tl_go()"), "%s",
+                  r.text);
     free(r.text);
 }
 END_TEST

@@ -341,9 +341,23 @@ START_TEST(a_close_wakes_every_waiter_of_every_width_and_no_other)
 }
 END_TEST
 
+/* The futex waits of a select that blocks set errno as they go; a chosen
+ * case must still leave the caller's errno as it was. */
+START_TEST(a_case_chosen_after_blocking_leaves_errno_alone)
+{
+    chan_t *later = time_after(10);
+    struct chan_case k = chan_recv_case(later, NULL);
+    errno = EDOM;
+    ck_assert_int_eq(chan_select(&k, 1, -1), 0);
+    ck_assert_int_eq(errno, EDOM);
+    chan_release(later);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("select");
+    UNIT_ADD(s, a_case_chosen_after_blocking_leaves_errno_alone);
     UNIT_ADD(s, default_case_returns_at_once_when_nothing_is_ready);
     UNIT_ADD(s, ready_receive_is_chosen_with_its_value);
     UNIT_ADD(s, ready_send_is_chosen);

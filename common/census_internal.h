@@ -1,0 +1,45 @@
+/* What trace.c and census.c tell each other, and nothing else should: the
+ * census calls the trace's hooks for the threads it knows, and the trace
+ * asks the census for the threads alive when a recording begins. Not
+ * installed. */
+#ifndef COMMON_CENSUS_INTERNAL_H
+#define COMMON_CENSUS_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Whether a recording runs, and which one (census.c marks the threads a
+ * recording knows with it). */
+bool tl_trace_recording(void);
+unsigned tl_trace_generation(void);
+
+/* For census.c, with the thread's record locked: what a thread started with
+ * tl_go() does, for the recording generation knows it in (an event of a
+ * recording that has ended is dropped). Files are as the dump shows them:
+ * "02-channel-block/leaky.c". */
+void tl_trace_started(unsigned generation, pid_t tid, const char *name, const char *created_func,
+                   const char *created_file, int created_line);
+void tl_trace_blocked(unsigned generation, pid_t tid, const char *state, const char *file, int line);
+void tl_trace_woke(unsigned generation, pid_t tid);
+void tl_trace_exited(unsigned generation, pid_t tid);
+
+/* One thread started with tl_go(), as tl_census_trace_found shows it. */
+struct tl_census_thread {
+    pid_t tid;
+    const char *name;
+    const char *state;      /* "running", "chan_send", ... */
+    const char *file;       /* where it blocks (full __FILE__), or NULL */
+    int line;
+    const char *created_func, *created_file;
+    int created_line;
+};
+
+/* For trace.c, as a recording begins: calls fn for each thread started with
+ * tl_go() that is alive and not yet known to recording generation, and marks
+ * it known, with its record locked (fn may only record). From then on the
+ * thread's blocks, wakes and exit reach the trace; a thread that starts
+ * during the recording announces itself. */
+void tl_census_trace_found(unsigned generation,
+                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg);
+
+#endif
