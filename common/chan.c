@@ -146,6 +146,9 @@ static void flush_wakes_ringing(tl_chan_t *closed)
     while (to_wake) {
         struct sudog *s = to_wake;
         to_wake = s->next;
+        /* Off every queue again before the waiter may look: block()'s
+         * clean-up takes a sudog with a link for one still queued. */
+        s->next = NULL;
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
         if (was == ASLEEP_BELLS && closed)

@@ -117,6 +117,7 @@ static void fd_fire(int fd)
  * under the lock: no thread ever holds more than one context's lock, however
  * deep the tree. */
 static void start_afters(struct tl_after *list);
+static void release_afters(struct tl_after *list);
 
 static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
 {
@@ -134,12 +135,14 @@ static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
     ctx->children = NULL;
     for (tl_ctx_t *child = children; child; child = child->next)
         child->in_parent = false;
+    /* Settled here, under the lock a stop takes to unlist, before the cancel
+     * returns, as in Go: a stop from now on says false. */
     struct tl_after *afters = ctx->afters;
     ctx->afters = NULL;
+    start_afters(afters);
     fd_fire(ctx->fd);
     pthread_mutex_unlock(&ctx->mu);
-    /* Before the cancel returns, as in Go: a stop from now on says false. */
-    start_afters(afters);
+    release_afters(afters);
     /* Closed outside the lock: the crowd it wakes asks tl_ctx_err at once. Only
      * the first cancel gets here, since err is set. */
     tl_chan_close(ctx->done);
@@ -460,15 +463,24 @@ static void after_release(struct tl_after *a)
     free(a);
 }
 
+/* With the anchor locked: every AfterFunc of the list not stopped yet
+ * runs, and none is on the list any more. */
 static void start_afters(struct tl_after *list)
+{
+    for (struct tl_after *a = list; a; a = a->next) {
+        a->listed = false;
+        int waiting = AFTER_WAITING;
+        atomic_compare_exchange_strong(&a->state, &waiting, AFTER_RUNNING);
+    }
+}
+
+/* Then, unlocked: the list's references go. */
+static void release_afters(struct tl_after *list)
 {
     struct tl_after *next;
     for (struct tl_after *a = list; a; a = next) {
         next = a->next;
-        a->prev = a->next = NULL;
-        int waiting = AFTER_WAITING;
-        atomic_compare_exchange_strong(&a->state, &waiting, AFTER_RUNNING);
-        after_release(a); /* the list's */
+        after_release(a);
     }
 }
 
@@ -498,9 +510,13 @@ static void after_wait(void *arg)
      * line to look at, not one inside this file. */
     struct tl_chan_case cases[] = { tl_chan_recv_case(tl_ctx_done(a->ctx), NULL),
                                     tl_chan_recv_case(a->stop, NULL) };
-    while (atomic_load(&a->state) == AFTER_WAITING)
-        tl_chan_select_at(cases, 2, -1, a->file, a->line);
-    if (atomic_load(&a->state) == AFTER_RUNNING)
+    /* f runs once Done is closed, as in Go, even when it was settled at
+     * registration (the cancel may not have closed Done yet). */
+    int chosen;
+    do
+        chosen = tl_chan_select_at(cases, 2, -1, a->file, a->line);
+    while (chosen < 0);
+    if (chosen == 0 && atomic_load(&a->state) == AFTER_RUNNING)
         a->f(a->arg);
     after_release(a);
 }

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "context.h"
 #include "errgroup.h"
 #include "go.h"
-#include "threadleaks/leakcheck.h"
-#include "threadleaks/timer.h"
-#include "threadleaks/waitgroup.h"
+#include "leakcheck.h"
+#include "timer.h"
+#include "waitgroup.h"
 #include "unit.h"
 
 static _Thread_local int countdown; /* 0: nothing fails; n: the n-th allocation from now does */

@@ -527,6 +527,40 @@ START_TEST(a_stop_after_the_cancel_returns_false_and_f_runs)
 }
 END_TEST
 
+struct race {
+    ctx_t *ctx;
+    chan_t *go_on;
+};
+
+static void cancel_when_told(void *arg)
+{
+    struct race *r = arg;
+    chan_recv(r->go_on, NULL);
+    ctx_cancel(r->ctx);
+}
+
+/* A stop and a cancel at the same moment: exactly one of them wins, f runs
+ * once or not at all, and nothing is freed twice (AddressSanitizer). */
+START_TEST(a_stop_racing_the_cancel_has_one_winner)
+{
+    enum { ROUNDS = 300 };
+    atomic_int calls = 0;
+    int stopped = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        struct race r = { ctx_with_cancel(ctx_background()), chan_make(1, 0) };
+        after_t *stop;
+        ck_assert_int_eq(ctx_after_func(r.ctx, count_call, &calls, &stop), 0);
+        ck_assert_int_eq(go("canceller", cancel_when_told, &r), 0);
+        chan_close(r.go_on); /* both at once */
+        stopped += after_stop(stop);
+        ck_assert_int_eq(go_wait_all(deadline_after(VERY_LONG_MS)), 0);
+        chan_release(r.go_on);
+        ctx_release(r.ctx);
+    }
+    ck_assert_int_eq(atomic_load(&calls) + stopped, ROUNDS);
+}
+END_TEST
+
 /* Not in Go's tests: a context that is never done costs no thread. */
 START_TEST(an_after_func_on_background_starts_no_thread_and_never_runs)
 {
@@ -553,6 +587,7 @@ int main(void)
     UNIT_ADD(s, TestAfterFuncCalledAsynchronously);
     UNIT_ADD(s, an_after_func_on_background_starts_no_thread_and_never_runs);
     UNIT_ADD_TIMEOUT(s, a_stop_after_the_cancel_returns_false_and_f_runs, 30);
+    UNIT_ADD_TIMEOUT(s, a_stop_racing_the_cancel_has_one_winner, 60);
     UNIT_ADD(s, TestBackground);
     UNIT_ADD(s, TestWithCancel);
     UNIT_ADD(s, TestParentFinishesChild);

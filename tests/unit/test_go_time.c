@@ -18,7 +18,7 @@
 
 #include "clock.h"
 #include "go.h"
-#include "threadleaks/timer.h"
+#include "timer.h"
 #include "unit.h"
 
 /* select { case <-c: true; default: false } */
@@ -239,9 +239,37 @@ START_TEST(resets_while_receivers_look_never_deadlock)
 }
 END_TEST
 
+struct ticks {
+    tl_ticker_t *t;
+    atomic_int got;
+};
+
+static void take_ticks(void *arg)
+{
+    struct ticks *k = arg;
+    for (int i = 0; i < 30; i++)
+        if (receive_within(tl_ticker_c(k->t), 10000))
+            atomic_fetch_add(&k->got, 1);
+}
+
+/* Every tick re-arms the wake, which times out every receiver queued on the
+ * channel at once: many queued together must each come back whole. */
+START_TEST(many_receivers_of_one_ticker_each_get_their_ticks)
+{
+    enum { RECEIVERS = 4 };
+    struct ticks k = { .t = tl_ticker_new(1) };
+    for (int i = 0; i < RECEIVERS; i++)
+        ck_assert_int_eq(go("ticks", take_ticks, &k), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(60000)), 0);
+    ck_assert_int_eq(atomic_load(&k.got), RECEIVERS * 30);
+    tl_ticker_free(k.t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_time");
+    UNIT_ADD_TIMEOUT(s, many_receivers_of_one_ticker_each_get_their_ticks, 90);
     UNIT_ADD(s, a_reset_reaches_a_thread_already_waiting);
     UNIT_ADD_TIMEOUT(s, resets_while_receivers_look_never_deadlock, 30);
     UNIT_ADD(s, TestAfterStop);

@@ -10,8 +10,9 @@
 #include <stdatomic.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "go.h"
-#include "threadleaks/waitgroup.h"
+#include "waitgroup.h"
 #include "unit.h"
 
 struct pair {

@@ -12,7 +12,7 @@
 #include "chan.h"
 #include "clock.h"
 #include "go.h"
-#include "threadleaks/leakcheck.h"
+#include "leakcheck.h"
 #include "unit.h"
 
 struct report {

@@ -1,0 +1,2 @@
+/* The chapters read Go's names without a prefix: see threadleaks/short.h. */
+#include "threadleaks/short/leakcheck.h"
