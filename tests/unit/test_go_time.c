@@ -244,12 +244,23 @@ struct ticks {
     atomic_int got;
 };
 
+/* Writes over the stack a receive has just used: a channel that still
+ * pointed at this thread's old wait there would find garbage. */
+static void scribble(void)
+{
+    volatile char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)0xA5;
+}
+
 static void take_ticks(void *arg)
 {
     struct ticks *k = arg;
-    for (int i = 0; i < 30; i++)
+    for (int i = 0; i < 30; i++) {
         if (receive_within(tl_ticker_c(k->t), 10000))
             atomic_fetch_add(&k->got, 1);
+        scribble();
+    }
 }
 
 /* Every tick re-arms the wake, which times out every receiver queued on the
