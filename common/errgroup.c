@@ -72,14 +72,9 @@ static void run(void *arg)
     finish(t.g, t.fn(t.g->ctx ? t.g->ctx : tl_ctx_background(), t.arg));
 }
 
-/* Where tl_group_go was called, for the census's "created by". */
-struct site {
-    const char *func, *file;
-    int line;
-};
-
-/* Starts fn on a thread; active has already been counted for it. */
-static int start(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, struct site at)
+/* Starts fn on a thread, started from at (the census's "created by");
+ * active has already been counted for it. */
+static int start(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, struct tl_site at)
 {
     struct task *t = malloc(sizeof *t);
     if (!t) {
@@ -107,7 +102,7 @@ int tl_group_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, c
     }
     g->active++;
     pthread_mutex_unlock(&g->mu);
-    return start(g, name, fn, arg, (struct site){ func, file, line });
+    return start(g, name, fn, arg, (struct tl_site){ func, file, line });
 }
 
 bool tl_group_try_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *arg, const char *func,
@@ -120,7 +115,7 @@ bool tl_group_try_go_at(tl_group_t *g, const char *name, tl_group_fn fn, void *a
     pthread_mutex_unlock(&g->mu);
     /* A start that failed counts as fn's error (start saw to it), and fn
      * was not started. */
-    return room && start(g, name, fn, arg, (struct site){ func, file, line }) == 0;
+    return room && start(g, name, fn, arg, (struct tl_site){ func, file, line }) == 0;
 }
 
 int tl_group_set_limit(tl_group_t *g, int n)
