@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct waiter {
     atomic_int fired; /* WAITING, TIMED_OUT, or the index of the completed case */
     bool closed;      /* the case completed because its channel was closed */
     atomic_int word;  /* NOT_YET, DELIVERED, ASLEEP or ASLEEP_BELLS */
+    int from_cpu;     /* where the thread that delivered ran, or -1 */
 };
 
 /* One case of a blocked thread, queued on its channel. */
@@ -143,12 +145,14 @@ static long futex(atomic_int *word, int op, int val, const struct timespec *at)
 static void flush_wakes_ringing(tl_chan_t *closed)
 {
     bool ring = false;
+    int cpu = to_wake ? sched_getcpu() : -1;
     while (to_wake) {
         struct sudog *s = to_wake;
         to_wake = s->next;
         /* Off every queue again before the waiter may look: block()'s
          * clean-up takes a sudog with a link for one still queued. */
         s->next = NULL;
+        s->w->from_cpu = cpu;
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
         if (was == ASLEEP_BELLS && closed)
@@ -528,12 +532,23 @@ static long sleep_on(struct waiter *w, struct scratch *sc, const struct timespec
 
 /* Sleeps until a case fires or the wake time passes, then claims the waiter
  * for the timeout if nothing fired first. It looks for a while first, for a
- * partner on another CPU. (No sched_yield for one on this CPU: beside a busy
- * process the yield gives the CPU away for a whole time slice.) */
+ * partner on another CPU. A partner on this CPU cannot answer a look: when
+ * this thread's last wake-up came from this CPU, the waker was preempted by
+ * it (a woken thread runs first) and has not reached its own receive yet, so
+ * one sched_yield lets it get there and hand over without a futex wake-up:
+ * Go's runnext hand-off, two switches a round trip instead of about 3.4. */
+static _Thread_local bool partner_here; /* the last wake-up came from this CPU */
+
 static void park(struct waiter *w, struct scratch *sc, int64_t wake)
 {
+    if (partner_here) {
+        partner_here = false;
+        sched_yield();
+        if (delivered(w))
+            goto done;
+    }
     if (look(w))
-        return;
+        goto done;
     struct timespec at;
     tl_deadline_to_timespec(wake, &at);
     while (!delivered(w)) {
@@ -545,6 +560,8 @@ static void park(struct waiter *w, struct scratch *sc, int64_t wake)
             return;
         wake = -1; /* claimed as time ran out: the wake-up is on its way */
     }
+done:
+    partner_here = w->from_cpu >= 0 && w->from_cpu == sched_getcpu();
 }
 
 static void waiter_init(struct waiter *w)
@@ -552,6 +569,7 @@ static void waiter_init(struct waiter *w)
     atomic_init(&w->fired, WAITING);
     w->closed = false;
     atomic_init(&w->word, NOT_YET);
+    w->from_cpu = -1;
 }
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
