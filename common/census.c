@@ -193,8 +193,7 @@ static void thread_exit(void *thread)
 {
     struct record *rec = thread;
     /* Under registry_mu, as trace_begin's look: a recording that finds the
-     * thread also sees it exit, and one that begins after does not find it
-     * (its id may start another function at once: go.c reuses threads). */
+     * thread also sees it exit, and one that begins after does not find it. */
     pthread_mutex_lock(&registry_mu);
     pthread_mutex_lock(&rec->mu);
     if (traced(rec))
@@ -411,8 +410,7 @@ static bool is_registered(const struct row *rows, int n, pid_t tid)
 }
 
 /* Threads the kernel lists that are not running a tl_go() function: the main
- * thread, tl_go() threads just starting or just returned, and those waiting
- * for their next function ("idle"). By kernel name. */
+ * thread, and tl_go() threads just starting or just returned. By kernel name. */
 static bool is_one_of(const pid_t *only, int nonly, pid_t tid)
 {
     for (int i = 0; i < nonly; i++)
@@ -464,7 +462,7 @@ static void dump_others(FILE *out, const struct row *rows, int n, const pid_t *o
     for (int i = 0; i < nnames; i++)
         fprintf(out, "%6d %-15s %-9s %s\n", names[i].count, names[i].comm, "running",
                 only ? "(not started with tl_go() after the census started: no sites known)"
-                     : "(outside go(): main, idle, starting or exiting)");
+                     : "(outside go(): main, starting or exiting)");
 }
 
 /* The dump of every thread, or (only not NULL) of the nonly threads listed. */

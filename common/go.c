@@ -1,22 +1,18 @@
-/* go: a detached thread per call (a new one, or one idle since its last
- * call), its stack, its signal mask, the count of those still running, and
- * the hook (hook.h) that tells a layer above what they do. */
+/* go: a detached thread per call, its stack, its signal mask, the count of
+ * those still running, and the hook (hook.h) that tells a layer above what
+ * they do. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "threadleaks/go.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "threadleaks/clock.h"
 #include "threadleaks/hook.h"
@@ -111,104 +107,11 @@ struct start {
     void *arg;
     char name[16];
     struct tl_site created;
-    size_t stack; /* the stack size asked for */
 };
 
-/* ---- threads that wait a moment for the next call ---- */
-
-/* A thread whose fn has returned waits IDLE_MS for another tl_go call
- * before it exits: starting a thread costs a clone, a stack and a wake-up of
- * a new task, many times a hand-over, and a server starts two a request. Go
- * keeps its idle threads for the same reason; these go soon, so that the
- * kernel's count of a quiet process is back to its baseline 2 ms after the
- * last fn returned. */
-enum { IDLE_MS = 2, IDLE_MAX = 64 };
-
-struct idle {
-    struct idle *next;
-    bool taken;          /* off the list for a start: under idle_mu */
-    atomic_int word;     /* 0 waiting, 1 handed a start */
-    struct start *start; /* what to run next, set before word */
-    size_t stack;        /* its stack size: tl_go_set_stack_size applies to new ones */
-};
-
-static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct idle *idle_head;
-static int idle_count;
-
-static long futex(atomic_int *word, int op, int val, const struct timespec *at)
+static void *trampoline(void *p)
 {
-    return syscall(SYS_futex, word, op, val, at, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-/* On an idle thread: waits for a start, or returns NULL when IDLE_MS have
- * passed without one (or too many wait already). */
-static struct start *wait_for_start(size_t stack)
-{
-    struct idle me = { .stack = stack };
-    pthread_mutex_lock(&idle_mu);
-    if (idle_count >= IDLE_MAX) {
-        pthread_mutex_unlock(&idle_mu);
-        return NULL;
-    }
-    me.next = idle_head;
-    idle_head = &me;
-    idle_count++;
-    pthread_mutex_unlock(&idle_mu);
-
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    at.tv_nsec += IDLE_MS * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    while (atomic_load_explicit(&me.word, memory_order_acquire) == 0) {
-        if (futex(&me.word, FUTEX_WAIT_BITSET_PRIVATE, 0, &at) == 0 || errno != ETIMEDOUT)
-            continue;
-        pthread_mutex_lock(&idle_mu);
-        bool still_idle = !me.taken;
-        if (still_idle) { /* nobody took it: off the list, and out */
-            struct idle **p = &idle_head;
-            while (*p != &me)
-                p = &(*p)->next;
-            *p = me.next;
-            idle_count--;
-        }
-        pthread_mutex_unlock(&idle_mu);
-        if (still_idle)
-            return NULL;
-        /* taken: its start is on the way */
-    }
-    return me.start;
-}
-
-/* On a tl_go caller: hands s to an idle thread with the current stack size.
- * Returns false if none waits. */
-static bool hand_to_idle(struct start *s)
-{
-    pthread_mutex_lock(&idle_mu);
-    struct idle *t = idle_head;
-    if (t && t->stack == s->stack) {
-        idle_head = t->next;
-        idle_count--;
-        t->taken = true;
-    } else {
-        t = NULL;
-    }
-    pthread_mutex_unlock(&idle_mu);
-    if (!t)
-        return false;
-    t->start = s;
-    /* Once word is 1, t's waiter may return and its frame be reused. */
-    atomic_store_explicit(&t->word, 1, memory_order_release);
-    futex(&t->word, FUTEX_WAKE_PRIVATE, 1, NULL);
-    return true;
-}
-
-static void run_start(struct start *p)
-{
-    struct start s = *p;
+    struct start s = *(struct start *)p;
     free(p);
     pthread_setname_np(pthread_self(), s.name);
     my_hook = atomic_load(&hook);
@@ -217,17 +120,7 @@ static void run_start(struct start *p)
     if (hooked)
         my_hook->exit(hooked);
     hooked = NULL;
-    /* Renamed before it counts as returned: whoever waits for fn to return
-     * finds it under its old name no more. */
-    pthread_setname_np(pthread_self(), "idle");
     count_one(-1);
-}
-
-static void *trampoline(void *p)
-{
-    size_t stack = ((struct start *)p)->stack;
-    for (struct start *s = p; s; s = wait_for_start(stack))
-        run_start(s);
     return NULL;
 }
 
@@ -269,12 +162,9 @@ int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *fun
         failed_starts++;
         return ENOMEM;
     }
-    *s = (struct start){ .fn = fn, .arg = arg, .created = { func, file, line },
-                         .stack = tl_go_stack_size() };
+    *s = (struct start){ .fn = fn, .arg = arg, .created = { func, file, line } };
     snprintf(s->name, sizeof s->name, "%s", name ? name : "go");
     count_one(+1);
-    if (hand_to_idle(s))
-        return 0;
 
     /* Signals belong to the thread that runs the event loop, not to workers:
      * the new thread starts with every signal blocked. */
@@ -284,8 +174,8 @@ int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *fun
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_attr_setstacksize(&attr, s->stack) != 0)
-        fprintf(stderr, "go: stack size %zu refused; the default is used\n", s->stack);
+    if (pthread_attr_setstacksize(&attr, tl_go_stack_size()) != 0)
+        fprintf(stderr, "go: stack size %zu refused; the default is used\n", tl_go_stack_size());
     /* glibc's guard page stays */
     pthread_t t;
     int rc = pthread_create(&t, &attr, trampoline, s);

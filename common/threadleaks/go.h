@@ -1,11 +1,7 @@
-/* go: Go's `go` statement. Starts fn(arg) on a thread of its own.
+/* go: Go's `go` statement. Starts fn(arg) on a new thread of its own.
  *
  * The thread is detached, as a goroutine is: nobody joins it, so it must have
- * a way out of its own. It is a new thread, or one whose earlier fn returned
- * in the last 2 ms and which waited, named "idle", for the next (Go reuses its
- * threads too): starting a thread costs far more than handing one work, and
- * a quiet process is back to its baseline of kernel threads 2 ms after its
- * last fn returned. It carries name (at most 15 bytes are kept) in the
+ * a way out of its own. It carries name (at most 15 bytes are kept) in the
  * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it tells
  * the hook (hook.h) what it does: once the census has started (census.h),
  * the census can say where it was started and where it is blocked.

@@ -72,114 +72,6 @@ START_TEST(go_gives_the_thread_its_name_in_the_kernel)
 }
 END_TEST
 
-/* What a go() thread knows of itself. */
-struct self {
-    pid_t tid;
-    char name[16];
-    size_t stack;
-};
-
-static void say_self(void *arg)
-{
-    struct self *me = arg;
-    me->tid = gettid();
-    pthread_getname_np(pthread_self(), me->name, sizeof me->name);
-    pthread_attr_t attr;
-    ck_assert_int_eq(pthread_getattr_np(pthread_self(), &attr), 0);
-    ck_assert_int_eq(pthread_attr_getstacksize(&attr, &me->stack), 0);
-    pthread_attr_destroy(&attr);
-}
-
-/* "idle", or "" once the thread has exited. */
-static void kernel_name(pid_t tid, char *name, size_t size)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-    name[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f && fgets(name, (int)size, f))
-        name[strcspn(name, "\n")] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* A thread whose function returned waits a moment for the next go(); it
- * runs it under the new name, and while it waits it is called "idle". */
-START_TEST(a_thread_that_returned_runs_the_next_function_under_its_name)
-{
-    int base = census_threads();
-    bool reused = false;
-    for (int i = 0; i < 200 && !reused; i++) {
-        struct self first = { 0 }, second = { 0 };
-        ck_assert_int_eq(go("first", say_self, &first), 0);
-        ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
-        char now[16];
-        kernel_name(first.tid, now, sizeof now);
-        ck_assert_msg(now[0] == '\0' || strcmp(now, "idle") == 0,
-                      "a thread whose function returned is called \"%s\"", now);
-        ck_assert_int_eq(go("second", say_self, &second), 0);
-        ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
-        ck_assert_str_eq(second.name, "second");
-        reused = second.tid == first.tid;
-    }
-    ck_assert_msg(reused, "200 times, a go() right after a return started a new thread");
-    ck_assert_int_eq(census_settle(0, base, deadline_after(2000)), base);
-}
-END_TEST
-
-/* An idle thread keeps the stack it was started with: a go() after
- * go_set_stack_size gets the new size, whoever waits. */
-START_TEST(a_new_stack_size_is_never_given_an_idle_thread_of_the_old_one)
-{
-    size_t old = go_stack_size(), bigger = 2 * old;
-    char names[4][16];
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(go("small", say_name, names[i]), 0);
-    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
-    ck_assert_int_eq(go_set_stack_size(bigger), 0);
-    struct self big = { 0 };
-    ck_assert_int_eq(go("big", say_self, &big), 0);
-    ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
-    ck_assert_int_eq(go_set_stack_size(old), 0);
-    ck_assert_uint_ge(big.stack, bigger);
-}
-END_TEST
-
-/* Starts racing idle threads that give up: every function runs once, and
- * the kernel's count comes back. The pauses let idle threads time out while
- * the next starts come. */
-static atomic_int ran;
-
-static void count_run(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&ran, 1);
-}
-
-static void starter(void *arg)
-{
-    int n = *(int *)arg;
-    for (int i = 0; i < n; i++) {
-        while (go("brief", count_run, NULL) != 0)
-            time_sleep(1); /* out of threads for a moment: try again */
-        if (i % 50 == 49)
-            time_sleep(2);
-    }
-}
-
-START_TEST(starts_racing_idle_timeouts_lose_no_function)
-{
-    int base = census_threads();
-    atomic_store(&ran, 0);
-    int each = 600;
-    ck_assert_int_eq(go("starter", starter, &each), 0);
-    ck_assert_int_eq(go("starter", starter, &each), 0);
-    ck_assert_int_eq(go_wait_all(deadline_after(20000)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 2 * each);
-    ck_assert_int_eq(census_settle(0, base, deadline_after(2000)), base);
-}
-END_TEST
-
 static void wait_at_gate_too(void *arg)
 {
     chan_recv((chan_t *)arg, NULL);
@@ -314,7 +206,7 @@ static const char *check_trace(const char *text)
         }
         char *st = &seen[i].state;
         if (*st == 'x' && strstr(l, "\"name\":\"start\"")) {
-            *st = 'k'; /* an idle thread that go() gave its next function */
+            *st = 'k'; /* the kernel gave a new thread the id of one that exited */
             continue;
         }
         if (*st == 'x' || known) {
@@ -547,9 +439,6 @@ int main(void)
     UNIT_ADD(s, count_of_this_process_by_pid_and_of_a_missing_one);
     UNIT_ADD(s, settle_gives_up_at_its_deadline);
     UNIT_ADD(s, go_gives_the_thread_its_name_in_the_kernel);
-    UNIT_ADD(s, a_thread_that_returned_runs_the_next_function_under_its_name);
-    UNIT_ADD(s, a_new_stack_size_is_never_given_an_idle_thread_of_the_old_one);
-    UNIT_ADD_TIMEOUT(s, starts_racing_idle_timeouts_lose_no_function, 60);
     UNIT_ADD(s, dump_groups_threads_blocked_at_the_same_place);
     UNIT_ADD(s, blocked_times_in_the_dump_are_story_seconds);
     UNIT_ADD_TIMEOUT(s, every_recording_is_consistent_while_threads_churn, 30);
