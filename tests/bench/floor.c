@@ -219,13 +219,14 @@ struct mode {
     const char *tag, *what;
     double us;
 };
+enum { MAX_MODES = 3 };
 
 /* Which mode each unpinned sample of kind fell into: the nearest by ratio.
  * Modes closer than 1.5x to each other cannot be told apart, and count as
  * the first of them. */
 static void say_modes(enum kind kind, const char *what, const struct mode *modes, int n)
 {
-    int count[3] = { 0 };
+    int count[MAX_MODES] = { 0 };
     printf("  unpinned %s, sample by sample:", what);
     for (int r = 0; r < REPS; r++) {
         double x = samples[kind][UNPINNED][r];
@@ -392,7 +393,7 @@ void bench_floor(void)
         /* chan looks before it sleeps: on two CPUs it is answered awake
          * (2a) or, when the look misses, sleeps and pays the futex's wake
          * of an idle CPU (2w). */
-        struct mode chan_modes[] = { { "1", "one CPU", medians[CHAN][ONE_CPU] },
+        struct mode chan_modes[MAX_MODES] = { { "1", "one CPU", medians[CHAN][ONE_CPU] },
                                      { "2w", "two, CPU woken", two },
                                      { "2a", "two, answered awake", medians[CHAN][TWO_CPUS] } };
         say_modes(CHAN, "chan", chan_modes, 3);
