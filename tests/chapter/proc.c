@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,9 +196,20 @@ void server_stop_cleanly(struct server *s)
     const char *said = server_stderr(s);
     server_cleanup(s);
     server_assert(ok, "the server did not exit within 5 s of SIGTERM: %s", said);
-    server_assert(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-                  "the server did not exit cleanly (%s). It said:\n%s", server_exit_text(s),
-                  said);
+    bool clean = WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0;
+    /* A sanitizer's report at exit is not this test's finding: what it
+     * checked went right, and the report says what did not. */
+    const char *reporter = strstr(said, "ERROR: LeakSanitizer") ? "LeakSanitizer"
+                           : strstr(said, "ERROR: AddressSanitizer") ? "AddressSanitizer"
+                           : strstr(said, "runtime error:") ? "UBSan"
+                           : strstr(said, "WARNING: ThreadSanitizer") ? "ThreadSanitizer"
+                                                                      : NULL;
+    server_assert(clean || !reporter,
+                  "what this test checks went right, but when the server stopped, %s "
+                  "reported a fault (%s): the sanitizers' finding says what. It said:\n%s",
+                  reporter, server_exit_text(s), said);
+    server_assert(clean, "the server did not exit cleanly (%s) when stopped. It said:\n%s",
+                  server_exit_text(s), said);
 }
 
 static const char *whole_file(const char *path, char *text, size_t size)

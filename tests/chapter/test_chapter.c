@@ -325,11 +325,15 @@ static bool has_line(struct server *s, long offset, const char *line)
     return false;
 }
 
+/* A body's first line, quoted. One message may quote two bodies (what the
+ * story says and what came), so each call gets its own of a few buffers. */
 static const char *shown(const char *body)
 {
-    static char text[600];
-    snprintf(text, sizeof text, "\"%.*s\"", (int)strcspn(body, "\n"), body);
-    return text;
+    static char text[4][600];
+    static int next;
+    char *t = text[next++ % 4];
+    snprintf(t, sizeof text[0], "\"%.*s\"", (int)strcspn(body, "\n"), body);
+    return t;
 }
 
 static void play(const char *path, double scale, const struct expect *e)

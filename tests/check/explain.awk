@@ -38,20 +38,80 @@ function say(text) {
     }
 }
 
+# The learner's file, line by line, to quote the names they wrote.
+function read_learner(   line, n) {
+    if (learner_read) return
+    learner_read = 1
+    n = 0
+    while ((getline line < (root "/" learner)) > 0)
+        src[++n] = line
+    close(root "/" learner)
+}
+
+# The name the learner's code uses for the library's NAME: the short one of
+# short.h, or tl_NAME where their file calls that.
+function called(name) {
+    read_learner()
+    for (i_ in src)
+        if (index(src[i_], "tl_" name "("))
+            return "tl_" name
+    return name
+}
+
+# The variable the learner's line AT ("file:line") assigns, or "".
+function assigned(at,   line, v) {
+    read_learner()
+    line = src[substr(at, length(learner) + 2) + 0]
+    if (!match(line, /[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])? *= *(\(.*\))? *(tl_)?[a-z_]+\(/))
+        return ""
+    v = substr(line, RSTART, RLENGTH)
+    sub(/ *=.*/, "", v)
+    return v
+}
+
+# The library call that makes something on the learner's line AT, as they
+# wrote it without its tl_, or "": a stack can miss one that tail-calls
+# another (ctx_with_timeout is ctx_with_deadline's).
+function api_written(at,   line) {
+    read_learner()
+    line = src[substr(at, length(learner) + 2) + 0]
+    if (!match(line, /(tl_)?(ctx_with_(cancel|deadline|timeout|value)|ctx_without_cancel|chan_make|time_after|timer_new|ticker_new|group_with_context|group_new)\(/))
+        return ""
+    line = substr(line, RSTART, RLENGTH - 1)
+    sub(/^tl_/, "", line)
+    return line
+}
+
 function made_of(api) {
-    if (api ~ /^ctx_with_/) return "a context (" api ")"
-    if (api == "chan_make") return "a channel (chan_make)"
-    if (api == "time_after") return "a timer (time_after)"
-    if (api == "group_with_context") return "an errgroup (group_with_context)"
+    if (api ~ /^ctx_with_|^ctx_without_cancel$/) return "a context (" called(api) ")"
+    if (api == "chan_make") return "a channel (" called(api) ")"
+    if (api == "time_after") return "a timer (" called(api) ")"
+    if (api == "timer_new") return "a timer (" called(api) ")"
+    if (api == "ticker_new") return "a ticker (" called(api) ")"
+    if (api ~ /^group_(with_context|new)$/) return "an errgroup (" called(api) ")"
     return "memory"
 }
 
-function release_hint(api) {
-    if (api ~ /^ctx_with_/) return "cancel and release it (ctx_cancel, then ctx_release) on every way out of the function, as Go's defer cancel()"
-    if (api == "chan_make") return "drop your reference with chan_release once you are done with it"
-    if (api == "time_after") return "chan_release the timer once the select is over, whichever case won"
-    if (api == "group_with_context") return "call group_free after group_wait"
-    return "free it"
+# How to let go of what API made, in the names the learner wrote: v is the
+# variable that holds it, or "" when the call's result is not kept.
+function release_hint(api, v,   x) {
+    x = v != "" ? v : "it"
+    if (api ~ /^ctx_with_|^ctx_without_cancel$/)
+        return "cancel and release it on every way out of the function, as Go's defer cancel(): " \
+            called("ctx_cancel") "(" x "); then " called("ctx_release") "(" x ");"
+    if (api == "chan_make")
+        return "drop your reference once you are done with it: " called("chan_release") "(" x ");"
+    if (api == "time_after") {
+        if (v == "")
+            return "keep the timer in a variable, chan_t *timer = " called("time_after") \
+                "(...), and " called("chan_release") "(timer); once the select is over, whichever case won."
+        return called("chan_release") "(" x "); once the select is over, whichever case won."
+    }
+    if (api == "timer_new") return called("timer_stop") "(" x "); then " called("timer_free") "(" x ");"
+    if (api == "ticker_new") return called("ticker_stop") "(" x "); then " called("ticker_free") "(" x ");"
+    if (api ~ /^group_(with_context|new)$/)
+        return called("group_free") "(" x "); after " called("group_wait") "(" x "); it also releases the context the group made."
+    return "free it."
 }
 
 # A stack just read: nframes entries of fns[] and ats[]. The learner's first
@@ -60,9 +120,10 @@ function place(   i) {
     mine = 0; api = ""
     for (i = 1; i <= nframes; i++) {
         if (is_learners(ats[i])) { mine = i; break }
-        if (fns[i] ~ /^(ctx_with_(cancel|deadline|timeout)|chan_make|time_after|group_with_context)$/)
+        if (fns[i] ~ /^(tl_)?(ctx_with_(cancel|deadline|timeout|value)|ctx_without_cancel|chan_make|time_after|timer_new|ticker_new|group_with_context|group_new)$/)
             api = fns[i]
     }
+    sub(/^tl_/, "", api)
 }
 
 function first_own(   i) {
@@ -75,8 +136,9 @@ function first_own(   i) {
 function end_leak(   what) {
     place()
     if (mine > 0) {
+        if (api_written(ats[mine]) != "") api = api_written(ats[mine])
         what = made_of(api)
-        say("never-released: " what " made at " ats[mine] " (in " fns[mine] ") is never released: " release_hint(api) ".")
+        say("never-released: " what " made at " ats[mine] " (in " fns[mine] ") is never released: " release_hint(api, assigned(ats[mine])))
     } else if (nframes > 0) {
         unplaced_leak = first_own()
     }

@@ -1,5 +1,9 @@
 /* learner edit: fixed.c's shape, but time_after(seconds(10)) is written inline in the select case, so the timer is never released
  * expect: fail never-released
+ * says: a timer (time_after) made at 01-fire-and-forget/leaky.c:
+ * says: keep the timer in a variable
+ * says: chan_release(timer)
+ * not: free it
  */
 /* Chapter 01, leaky: fire and forget (section 一).
  *

@@ -1,5 +1,8 @@
 /* learner edit: capacity 1, but also deleted chan_release(ch) ("the sender frees it"), so worker's own reference is never dropped
  * expect: fail never-released
+ * says: a channel (chan_make) made at 02-channel-block/leaky.c:34
+ * says: chan_release(ch);
+ * not: free it
  */
 /* Chapter 02, leaky: a send nobody receives (section 二).
  *

@@ -1,5 +1,8 @@
 /* learner edit: the query runs under ctx_with_timeout(ctx, seconds(2)) derived from the request, but queryData never releases it
  * expect: fail never-released
+ * says: a context (ctx_with_timeout) made at 03-background-ctx/leaky.c:46
+ * says: ctx_cancel(qctx); then ctx_release(qctx);
+ * not: free it
  */
 /* Chapter 03, leaky: a query under context.Background() (section 三).
  *

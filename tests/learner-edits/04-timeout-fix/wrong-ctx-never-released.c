@@ -1,5 +1,8 @@
 /* learner edit: the article's pattern, but wrote only ctx_cancel(ctx) for "defer cancel()": ctx_with_timeout's ctx is never released
  * expect: fail never-released
+ * says: a context (ctx_with_timeout) made at 04-timeout-fix/leaky.c:43
+ * says: ctx_cancel(ctx); then ctx_release(ctx);
+ * not: free it
  */
 /* Chapter 04, leaky: a timeout that only the handler obeys.
  *

@@ -1,5 +1,8 @@
 /* learner edit: the article's pattern, but the worker returns early on ctx_done before chan_release(timer): the timer is never released
  * expect: fail never-released
+ * says: a timer (time_after) made at 04-timeout-fix/leaky.c:70
+ * says: chan_release(timer); once the select is over
+ * not: free it
  */
 /* Chapter 04, leaky: a timeout that only the handler obeys.
  *

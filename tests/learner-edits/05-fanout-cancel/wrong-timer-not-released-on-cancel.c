@@ -1,5 +1,8 @@
 /* learner edit: the fix, but in worker the ctx_done case returns early, skipping chan_release(timer): every cancelled worker leaves its timer behind
  * expect: fail never-released
+ * says: a timer (time_after) made at 05-fanout-cancel/leaky.c:124
+ * says: chan_release(timer); once the select is over
+ * not: free it
  */
 /* Chapter 05, leaky: a fan-out that forgets the workers it started.
  *

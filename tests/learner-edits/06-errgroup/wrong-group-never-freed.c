@@ -1,5 +1,8 @@
 /* learner edit: errgroup, but group_free(g) is missing after group_wait: the group and its derived context are never released
  * expect: fail never-released
+ * says: an errgroup (group_with_context) made at 06-errgroup/leaky.c:94
+ * says: group_free(g); after group_wait(g);
+ * not: free it
  */
 /* Chapter 06, leaky: the fan-out errgroup replaces, written by hand.
  *
