@@ -6,10 +6,15 @@
 //
 // Exits 0 when the burst raised leaky by 270 threads or more and fixed came
 // back to where it started, the incident ran, and the chapter switcher
-// switched, the trace's swimlanes render with chapter 02's senders still
-// blocked where the dump says, and (for each slides file given) the arrow keys reach every
-// slide and every slide's code fits it in type of 12 px or more; otherwise 1,
-// saying what the page showed.
+// switched; when after each button the page fits the window at 1280x720 and
+// at 1920x1080 without scrolling, every dump line wraps inside its box and
+// the leaky dump's "leaked" line is on the screen; when the trace's
+// swimlanes render with chapter 02's senders still blocked where the dump
+// says; when (for each slides file given) the arrow keys reach every slide
+// and every slide's code fits it in type of 20 px or more at 1280x720 (and
+// fits at 1920x1080); and when no Chinese character on any of these pages
+// renders as the missing-glyph box. Otherwise 1, saying what the page
+// showed. Screenshots of each go beside SCREENSHOT.png.
 import puppeteer from 'puppeteer-core';
 
 const [url, shot, trace, ...decks] = process.argv.slice(2);
@@ -20,6 +25,66 @@ const browser = await puppeteer.launch({
 });
 let failed = false;
 function fail(why) { console.error('FAIL: ' + why); failed = true; }
+const dir = shot.replace(/[^/]*$/, '');
+const SIZES = [[1280, 720], [1920, 1080]];
+
+// The Chinese characters of a page that render as the missing-glyph box:
+// each is drawn in the page's font beside U+10FFFD, which no font has; the
+// same pixels mean the same box.
+async function tofu(page) {
+  return page.evaluate(() => {
+    // an SVG file has no body: its text elements carry the font
+    const root = document.body || document.querySelector('text') || document.documentElement;
+    const text = document.documentElement.textContent;
+    const cjk = [...new Set(text.match(/[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/gu) || [])];
+    const font = getComputedStyle(root).fontFamily;
+    const c = document.createElementNS('http://www.w3.org/1999/xhtml', 'canvas');
+    c.width = c.height = 48;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    const pixels = (ch) => {
+      g.clearRect(0, 0, 48, 48);
+      g.font = `40px ${font}`;
+      g.fillText(ch, 2, 40);
+      return g.getImageData(0, 0, 48, 48).data.join(',');
+    };
+    const box = pixels('\u{10FFFD}');
+    return cjk.filter((ch) => pixels(ch) === box);
+  });
+}
+
+async function noTofu(page, what) {
+  const boxes = await tofu(page);
+  if (boxes.length) fail(`${what}: ${boxes.length} Chinese characters render as empty boxes: ${boxes.join('')}`);
+}
+
+// What a room sees of the dashboard: no scrolling, no dump line cut, the
+// leaky dump's "leaked" on the screen (when there is one), at each size.
+// The one page is looked at in each size in turn (a second page would be a
+// background tab, which Chromium does not draw), then put back to 1280x720.
+async function legible(p, after) {
+  for (const [w, h] of [...SIZES].reverse()) {
+    await p.setViewport({ width: w, height: h });
+    // the chart is redrawn for the new size at the next poll
+    if (!await until(p, (q) => q.evaluate(() => {
+      const svg = document.getElementById('chart');
+      return (svg.getAttribute('viewBox') || '').endsWith(` ${svg.clientWidth} ${svg.clientHeight}`);
+    }), 5000)) fail(`after ${after} at ${w}x${h}: the chart was not redrawn for the window's size`);
+    const s = await p.evaluate(() => {
+      const page = document.scrollingElement;
+      const cut = [...document.querySelectorAll('.dump div')].filter((d) => d.scrollWidth > d.clientWidth + 1)
+        .map((d) => d.textContent);
+      const box = document.getElementById('leaky-dump').getBoundingClientRect();
+      const leaked = [...document.querySelectorAll('#leaky-dump div')].find((d) => d.textContent.endsWith('leaked'));
+      return { scrolls: page.scrollHeight > innerHeight + 1 || page.scrollWidth > innerWidth + 1,
+               height: page.scrollHeight, cut,
+               hidden: leaked ? leaked.getBoundingClientRect().bottom > box.bottom + 1 : false };
+    });
+    if (s.scrolls) fail(`after ${after} at ${w}x${h}: the page is ${s.height} px tall and scrolls`);
+    if (s.cut.length) fail(`after ${after} at ${w}x${h}: a dump line is cut: ${s.cut[0]}`);
+    if (s.hidden) fail(`after ${after} at ${w}x${h}: the leaky dump's "leaked" line is below its box`);
+    await p.screenshot({ path: `${dir}dashboard-${after}-${w}x${h}.png` });
+  }
+}
 
 async function number(page, id) {
   const t = await page.$eval('#' + id, (e) => e.textContent);
@@ -40,6 +105,7 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 720 });
   await page.goto(url, { waitUntil: 'load' });
+  await noTofu(page, 'the dashboard');
   if (!await until(page, async (p) => !isNaN(await number(p, 'leaky-threads')), 10000))
     throw new Error('no thread count on the page after 10 s');
   const leaky0 = await number(page, 'leaky-threads');
@@ -62,6 +128,13 @@ try {
   console.log(`after the burst: leaky ${leaky1} (peak ${peak}), fixed ${fixed1}`);
   console.log('  ' + await page.$eval('#results', (e) => e.textContent));
   if (shot) await page.screenshot({ path: shot });
+  await legible(page, 'burst');
+
+  await page.click('#patient');
+  const answered = await until(page, async (p) =>
+    /patient: leaky: (\d+|no answer).*; fixed: /.test(await p.$eval('#results', (e) => e.textContent)), 20000);
+  if (!answered) fail('the patient button never showed what each server answered');
+  await legible(page, 'patient');
 
   await page.click('#incident');
   const running = await until(page, (p) => p.$eval('#incident', (e) => e.disabled), 5000);
@@ -81,6 +154,7 @@ try {
   if (!(leaky2 > leaky1)) fail(`the incident left leaky at ${leaky2} threads, ${leaky1} before it`);
   console.log(`after the incident: leaky ${leaky2}, fixed ${await number(page, 'fixed-threads')}`);
   console.log('  ' + results.split('\n').filter((l) => l.startsWith('incident')).join(''));
+  await legible(page, 'incident');
 
   await page.select('#chapter', '02');
   const switched = await until(page, async (p) =>
@@ -103,33 +177,41 @@ try {
     if (lanes.senders !== 20 || lanes.stuck !== 10 || lanes.width < 1280)
       fail(`the trace shows ${lanes.senders} sender lanes, ${lanes.stuck} still blocked, ${lanes.width} px wide`);
     else console.log(`trace: ${lanes.senders} sender lanes, ${lanes.stuck} of them still blocked at the end`);
-    await page.screenshot({ path: shot.replace(/[^/]*$/, '') + 'trace-02.png' });
+    await noTofu(page, 'the trace');
+    await page.screenshot({ path: dir + 'trace-02.png' });
   }
   for (const deck of decks) {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 720 });
-    await page.goto('file://' + deck, { waitUntil: 'load' });
-    const total = await page.$$eval('section', (s) => s.length);
-    let seen = 0;
-    for (let i = 1; i <= total; i++) {
-      const state = await page.evaluate(() => {
-        const on = document.querySelector('section.on');
-        const pres = [...on.querySelectorAll('pre')];
-        return {
-          page: document.getElementById('page').textContent,
-          fits: pres.every((p) => p.scrollHeight <= p.clientHeight + 1 && p.scrollWidth <= p.clientWidth + 1),
-          smallest: Math.min(...pres.map((p) => parseFloat(getComputedStyle(p).fontSize)), 99),
-          title: (on.querySelector('h1, h2') || {}).textContent,
-        };
-      });
-      if (state.page !== `${i} / ${total}`) fail(`${deck}: slide ${i} shows "${state.page}"`);
-      if (!state.fits || state.smallest < 12)
-        fail(`${deck}: slide ${i} (${state.title}): code ${state.fits ? 'fits' : 'does not fit'}, at ${state.smallest} px`);
-      if (i === 13) await page.screenshot({ path: shot.replace(/[^/]*$/, '') + `slide-${deck.includes('zh-CN') ? 'zh-CN' : 'en'}-13.png` });
-      seen++;
-      await page.keyboard.press('ArrowRight');
+    const lang = deck.includes('zh-CN') ? 'zh-CN' : 'en';
+    for (const [w, h] of SIZES) {
+      const page = await browser.newPage();
+      await page.setViewport({ width: w, height: h });
+      await page.goto('file://' + deck, { waitUntil: 'load' });
+      if (w === SIZES[0][0]) await noTofu(page, deck);
+      const total = await page.$$eval('section', (s) => s.length);
+      let seen = 0, smallest = 99;
+      for (let i = 1; i <= total; i++) {
+        const state = await page.evaluate(() => {
+          const on = document.querySelector('section.on');
+          const pres = [...on.querySelectorAll('pre')];
+          return {
+            page: document.getElementById('page').textContent,
+            fits: pres.every((p) => p.scrollHeight <= p.clientHeight + 1 && p.scrollWidth <= p.clientWidth + 1),
+            smallest: Math.min(...pres.map((p) => parseFloat(getComputedStyle(p).fontSize)), 99),
+            title: (on.querySelector('h1, h2') || {}).textContent,
+          };
+        });
+        smallest = Math.min(smallest, state.smallest);
+        if (state.page !== `${i} / ${total}`) fail(`${deck}: slide ${i} shows "${state.page}"`);
+        if (!state.fits || state.smallest < 20)
+          fail(`${deck} at ${w}x${h}: slide ${i} (${state.title}): code ${state.fits ? 'fits' : 'does not fit'}, at ${state.smallest} px`);
+        if ([1, 2, 3, 6, total].includes(i))
+          await page.screenshot({ path: `${dir}slide-${lang}-${i}-${w}x${h}.png` });
+        seen++;
+        await page.keyboard.press('ArrowRight');
+      }
+      console.log(`${deck} at ${w}x${h}: ${seen} slides, each reached by the arrow keys, its code fitting, ${smallest} px or more`);
+      await page.close();
     }
-    console.log(`${deck}: ${seen} slides, each reached by the arrow keys, its code fitting`);
   }
 } catch (e) {
   fail(e.message);

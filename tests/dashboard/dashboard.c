@@ -295,17 +295,35 @@ static const char *meaning(int status)
     }
 }
 
+/* "leaky: 500 ×600, 3 hung up": what one side's clients got. */
 static void describe(char *out, size_t size, const char *kind, const struct burst_result *r)
 {
     size_t n = (size_t)snprintf(out, size, "%s:", kind);
+    const char *sep = "";
     for (int st = 0; st < BURST_MAX_STATUS && n < size; st++)
-        if (r->status[st])
-            n += (size_t)snprintf(out + n, size - n, " %d ×%d (%s);", st, r->status[st],
-                                  meaning(st));
-    if (r->hung_up && n < size)
-        n += (size_t)snprintf(out + n, size - n, " %d hung up;", r->hung_up);
+        if (r->status[st]) {
+            n += (size_t)snprintf(out + n, size - n, "%s %d ×%d", sep, st, r->status[st]);
+            sep = ",";
+        }
+    if (r->hung_up && n < size) {
+        n += (size_t)snprintf(out + n, size - n, "%s %d hung up", sep, r->hung_up);
+        sep = ",";
+    }
     if (r->failed && n < size)
-        snprintf(out + n, size - n, " %d failed;", r->failed);
+        snprintf(out + n, size - n, "%s %d failed", sep, r->failed);
+}
+
+/* Each status either side got, said once: " (500: process's error ...)". */
+static void meanings(char *out, size_t size, const struct burst_result r[2])
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int st = 0; st < BURST_MAX_STATUS && n < size; st++)
+        if ((r[0].status[st] || r[1].status[st]) && meaning(st)[0])
+            n += (size_t)snprintf(out + n, size - n, "%s%d: %s", n ? "; " : " (", st,
+                                  meaning(st));
+    if (n && n < size)
+        snprintf(out + n, size - n, ")");
 }
 
 /* The same load at both servers at once; ends the action with what each got. */
@@ -322,11 +340,13 @@ static void load_both(struct action *a, const struct burst *shape, const char *e
     both(run_side, &side[0], &side[1]);
     if (end_label)
         mark(end_label, story_now());
-    char text[2][sizeof a->result / 2];
+    char text[2][sizeof a->result / 4], said[sizeof a->result / 2];
     for (int k = 0; k < 2; k++)
         describe(text[k], sizeof text[k], kinds[k], &side[k].r);
+    struct burst_result got[2] = { side[0].r, side[1].r };
+    meanings(said, sizeof said, got);
     pthread_mutex_lock(&d.mu);
-    snprintf(a->result, sizeof a->result, "%s %s", text[0], text[1]);
+    snprintf(a->result, sizeof a->result, "%s; %s%s", text[0], text[1], said);
     a->running = false;
     pthread_mutex_unlock(&d.mu);
 }
@@ -382,13 +402,13 @@ static void fire_patient(void *arg)
         snprintf(body, sizeof body, "%.79s", p[k].r.body);
         body[strcspn(body, "\n")] = '\0';
         if (p[k].r.status)
-            snprintf(text[k], sizeof text[k], "%s: %d \"%s\" after %.1f s of the story;",
+            snprintf(text[k], sizeof text[k], "%s: %d \"%s\" at %.1f s",
                      kinds[k], p[k].r.status, body, (double)p[k].r.ms / 1000.0 / d.scale);
         else
-            snprintf(text[k], sizeof text[k], "%s: no answer;", kinds[k]);
+            snprintf(text[k], sizeof text[k], "%s: no answer", kinds[k]);
     }
     pthread_mutex_lock(&d.mu);
-    snprintf(d.patient.result, sizeof d.patient.result, "%s %s", text[0], text[1]);
+    snprintf(d.patient.result, sizeof d.patient.result, "%s; %s", text[0], text[1]);
     d.patient.running = false;
     pthread_mutex_unlock(&d.mu);
 }

@@ -2,7 +2,7 @@
 // Nothing here comes from the network but the dashboard's own answers.
 'use strict';
 
-const W = 1240, H = 250, LEFT = 70, RIGHT = 20, TOP = 56, BOTTOM = 40;
+const LEFT = 70, RIGHT = 20, TOP = 56, BOTTOM = 40;
 const WINDOW = 60; // seconds of the story the chart shows at most
 let seq = 0, chapter = '', samples = [], markers = [], busy = false;
 
@@ -26,6 +26,10 @@ function nice(v) {
 function draw() {
   const svg = $('chart');
   svg.replaceChildren();
+  // One unit of the drawing is one pixel of the screen, at any window size:
+  // text is never stretched.
+  const W = svg.clientWidth, H = svg.clientHeight;
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   if (samples.length === 0) return;
   const tEnd = samples[samples.length - 1][0];
   const tStart = Math.max(0, tEnd - WINDOW);
@@ -49,8 +53,10 @@ function draw() {
     if (m.t < tStart || m.t > tStart + span) continue;
     svg.append(el('line', { x1: x(m.t), x2: x(m.t), y1: TOP - 4, y2: H - BOTTOM,
                             stroke: '#333', 'stroke-dasharray': '3 5', 'stroke-width': 2 }));
-    svg.append(el('text', { x: x(m.t) + 4, y: 22 + (row++ % 2) * 24, 'text-anchor': 'start',
-                            class: 'marker' }, m.label));
+    // near the right edge a label ends at its line instead of running off
+    const right = x(m.t) > W - 200;
+    svg.append(el('text', { x: x(m.t) + (right ? -4 : 4), y: 22 + (row++ % 2) * 24,
+                            'text-anchor': right ? 'end' : 'start', class: 'marker' }, m.label));
   }
   const pts = (k) => shown.map((s) => x(s[0]).toFixed(1) + ',' + y(s[k]).toFixed(1)).join(' ');
   // Leaky wide and solid under, fixed narrower and dashed over: where they
@@ -59,6 +65,17 @@ function draw() {
                               id: 'leaky-line' }));
   svg.append(el('polyline', { points: pts(2), fill: 'none', stroke: '#1b7f3b', 'stroke-width': 4,
                               'stroke-dasharray': '14 8', id: 'fixed-line' }));
+}
+
+// A dump as one element a line, so that each wraps under its own indent.
+function dump(box, text) {
+  if (box.dataset.text === text) return;
+  box.dataset.text = text;
+  box.replaceChildren(...text.replace(/\n$/, '').split('\n').map((line) => {
+    const d = document.createElement('div');
+    d.textContent = line;
+    return d;
+  }));
 }
 
 function show(state) {
@@ -84,8 +101,8 @@ function show(state) {
     $('leaky-rss').textContent = (last[5] / 1024).toFixed(1) + ' MiB';
     $('fixed-rss').textContent = (last[6] / 1024).toFixed(1) + ' MiB';
   }
-  $('leaky-dump').textContent = state.dumps[0];
-  $('fixed-dump').textContent = state.dumps[1];
+  dump($('leaky-dump'), state.dumps[0]);
+  dump($('fixed-dump'), state.dumps[1]);
   for (const name of ['burst', 'patient', 'incident'])
     $(name).disabled = state[name].running || !state.up;
   const lines = [];
