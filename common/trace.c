@@ -143,10 +143,13 @@ static void json_text(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* ts is in microseconds of the story since the recording began (the wall
+ * clock's divided by the time scale): a viewer then shows the article's
+ * seconds, whatever scale the server played them at. */
 static void common_fields(FILE *out, const struct event *e, pid_t pid)
 {
-    fprintf(out, "\"ts\":%.3f,\"pid\":%d,\"tid\":%d", (double)e->ns / 1000.0, (int)pid,
-            (int)e->tid);
+    fprintf(out, "\"ts\":%.3f,\"pid\":%d,\"tid\":%d", (double)e->ns / 1000.0 / tl_time_scale(),
+            (int)pid, (int)e->tid);
 }
 
 void tl_trace_end(FILE *out, const char *process)
@@ -167,8 +170,11 @@ void tl_trace_end(FILE *out, const char *process)
     pid_t pid = getpid();
     fprintf(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"process\":");
     json_text(out, process ? process : "");
-    fprintf(out, ",\"pid\":%d,\"seconds\":%.3f,\"time_scale\":%g,\"events\":%zu,\"dropped\":%ld},\n",
-            (int)pid, (double)span / 1e9, tl_time_scale(), n, lost);
+    fprintf(out, ",\"pid\":%d,\"seconds\":%.3f,\"time_scale\":%g,\"story_seconds\":%.3f,"
+                 "\"ts\":\"microseconds of the story since the recording began: the wall "
+                 "clock's divided by time_scale\",\"events\":%zu,\"dropped\":%ld},\n",
+            (int)pid, (double)span / 1e9, tl_time_scale(), (double)span / 1e9 / tl_time_scale(), n,
+            lost);
     fprintf(out, "\"traceEvents\":[\n");
     fprintf(out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":",
             (int)pid);
