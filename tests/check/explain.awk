@@ -38,6 +38,9 @@ function say(text) {
     }
 }
 
+# The library's calls that make something its caller must release.
+BEGIN { MAKERS = "(ctx_with_(cancel|deadline|timeout|value)|ctx_without_cancel|chan_make|time_after|timer_new|ticker_new|group_with_context|group_new)" }
+
 # The learner's file, line by line, to quote the names they wrote.
 function read_learner(   line, n) {
     if (learner_read) return
@@ -58,10 +61,15 @@ function called(name) {
     return name
 }
 
-# The variable the learner's line AT ("file:line") assigns, or "".
-function assigned(at,   line, v) {
+# The text of the learner's line AT ("file:line").
+function learner_line(at) {
     read_learner()
-    line = src[substr(at, length(learner) + 2) + 0]
+    return src[substr(at, length(learner) + 2) + 0]
+}
+
+# The variable the learner's line AT assigns, or "".
+function assigned(at,   line, v) {
+    line = learner_line(at)
     if (!match(line, /[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])? *= *(\(.*\))? *(tl_)?[a-z_]+\(/))
         return ""
     v = substr(line, RSTART, RLENGTH)
@@ -73,9 +81,8 @@ function assigned(at,   line, v) {
 # wrote it without its tl_, or "": a stack can miss one that tail-calls
 # another (ctx_with_timeout is ctx_with_deadline's).
 function api_written(at,   line) {
-    read_learner()
-    line = src[substr(at, length(learner) + 2) + 0]
-    if (!match(line, /(tl_)?(ctx_with_(cancel|deadline|timeout|value)|ctx_without_cancel|chan_make|time_after|timer_new|ticker_new|group_with_context|group_new)\(/))
+    line = learner_line(at)
+    if (!match(line, "(tl_)?" MAKERS "\\("))
         return ""
     line = substr(line, RSTART, RLENGTH - 1)
     sub(/^tl_/, "", line)
@@ -120,7 +127,7 @@ function place(   i) {
     mine = 0; api = ""
     for (i = 1; i <= nframes; i++) {
         if (is_learners(ats[i])) { mine = i; break }
-        if (fns[i] ~ /^(tl_)?(ctx_with_(cancel|deadline|timeout|value)|ctx_without_cancel|chan_make|time_after|timer_new|ticker_new|group_with_context|group_new)$/)
+        if (fns[i] ~ "^(tl_)?" MAKERS "$")
             api = fns[i]
     }
     sub(/^tl_/, "", api)
