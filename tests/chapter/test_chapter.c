@@ -1,5 +1,5 @@
 /* Before and after: one chapter's server as a process of its own, judged as a
- * client and the kernel see it. Four tests, each on a fresh server:
+ * client and the kernel see it. Its tests, each on a fresh server:
  *
  * - leaky_keeps_its_threads (leaky): a burst of requests whose clients hang
  *   up after 1 s of the story leaves at least 90% of (threads leaked per
@@ -13,6 +13,9 @@
  *   story and the chapter's README say, when they say it: status, body and
  *   story time of the reply (within 1 s of the story, never early), and what
  *   the server prints (01's "done"; 05 and 06's worker ids, each once);
+ * - failures_and_hang_ups_leave_nothing (fixed, 05 and 06): ?fail=N for each
+ *   N with clients that hang up before the failure and clients that wait
+ *   for it; nothing is left behind either way;
  * - obeys_a_hang_up_at_once (both): one request at a time at time scale 1,
  *   where no timer of the story fires for the first 2 s; the client hangs up
  *   0.2 s in (by close, reset and half-close in turn). Within 100 ms (times
@@ -181,6 +184,93 @@ START_TEST(fixed_returns_to_its_baseline)
                   "clients hung up after 1 s, still %d %d s after it. Where they are:\n%s",
                   before, requests, after, unit_slowdown(), threads_dump(s.port));
     server_stop_cleanly(&s);
+}
+END_TEST
+
+/* ---- the failing worker's way out ---- */
+
+/* 20 clients of GET path that hang up 0.2 s into the story, before the
+ * failing worker fails at 0.5 s. At time scale 2 the failure is 600 ms of
+ * the clock after the hang-up, more than the bound (100 ms times the
+ * slowdown): a worker that sleeps through the hang-up and leaves at its
+ * own time is caught, and the message says how late it left. */
+static void hang_up_before_the_failure(const char *path, const char *query)
+{
+    time_scale_set(2);
+    struct server s;
+    server_start(&s, path, 2, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
+                       .concurrency = 20, .hangup_ms = seconds(0.2), .timeout_ms = 30000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    int64_t hung_up = now_ms(), at;
+    int bound = 100 * unit_slowdown();
+    int n = threads_reach(s.pid, before, hung_up + bound, &at);
+    assert_alive(&s);
+    if (n != before) {
+        char dump[2100];
+        snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
+        /* How late: the story's longest wait after the hang-up is the failing
+         * worker's 0.3 s; one second of it is plenty. */
+        int left = threads_reach(s.pid, before, hung_up + bound + seconds(1), &at);
+        char late[160];
+        if (left == before)
+            snprintf(late, sizeof late, "they left %lld ms after the hang-up, %.2f s of the story",
+                     (long long)(at - hung_up), (at - hung_up) / 1000.0 / 2);
+        else
+            snprintf(late, sizeof late, "%d of them were still there 1 s of the story later",
+                     left - before);
+        if (left != before) /* where they stay, rather than where they were */
+            snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
+        server_assert(false,
+                      "GET %s: %d ms after 20 clients hung up 0.2 s into the story (before the "
+                      "worker fails at 0.5 s), the server still had %d threads where %d were "
+                      "expected; %s. A thread that waits out its own time (a sleep) notices a "
+                      "hang-up late, or never; a select on its timer and ctx_done(ctx) notices at "
+                      "once. Where they %s:\n%s",
+                      query, bound, n, before, late,
+                      left == before ? "were at the bound" : "are now", dump);
+    }
+    server_stop_cleanly(&s);
+}
+
+/* 20 clients of GET path that wait for the failing worker's 500: then the
+ * server is back to its baseline within 1 s (times the slowdown). */
+static void wait_for_the_failure(const char *path, double scale, const char *query)
+{
+    time_scale_set(scale);
+    struct server s;
+    server_start(&s, path, scale, NULL, NULL);
+    int before = census_threads_of(s.pid);
+    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
+                       .concurrency = 20, .hangup_ms = -1, .timeout_ms = 30000 };
+    struct burst_result r;
+    ck_assert_int_eq(burst_run(&b, &r), 0);
+    assert_alive(&s);
+    int after = census_settle(s.pid, before, deadline_after(1000 * unit_slowdown()));
+    assert_alive(&s);
+    server_assert(after == before,
+                  "threads are left behind: %d threads before 20 requests to GET %s whose "
+                  "clients waited for the failing worker's 500 (%d of them got it), still %d "
+                  "%d s after the replies. Where they are:\n%s",
+                  before, query, r.status[500], after, unit_slowdown(), threads_dump(s.port));
+    server_stop_cleanly(&s);
+}
+
+/* Chapters 05 and 06 let ?fail=N pick the worker that fails at 0.5 s: for
+ * each N, clients that hang up before the failure and clients that wait
+ * for it. Nothing may be left behind, and a hang-up is obeyed at once. */
+START_TEST(failures_and_hang_ups_leave_nothing)
+{
+    const char *path = env_text("CHAPTER_SERVER");
+    double scale = env_number("CHAPTER_TIME_SCALE", 0.5);
+    for (int n = 0; n < 3; n++) {
+        char query[32];
+        snprintf(query, sizeof query, "/test?fail=%d", n);
+        hang_up_before_the_failure(path, query);
+        wait_for_the_failure(path, scale, query);
+    }
 }
 END_TEST
 
@@ -613,5 +703,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, obeys_a_hang_up_at_once, 30);
     UNIT_ADD_TIMEOUT(s, shutdown_answers_every_request_in_flight, 60);
     UNIT_ADD_TIMEOUT(s, no_thread_for_the_work_is_503, 30);
+    UNIT_ADD_TIMEOUT(s, failures_and_hang_ups_leave_nothing, 60);
     return unit_run(s);
 }
