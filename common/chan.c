@@ -238,6 +238,14 @@ static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
     return false;
 }
 
+/* Channels made and not yet freed (tl_chan_live). */
+static atomic_long live;
+
+long tl_chan_live(void)
+{
+    return atomic_load_explicit(&live, memory_order_relaxed);
+}
+
 tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
 {
     if (elem_size == 0 || capacity < 0) {
@@ -256,6 +264,7 @@ tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
     ch->cap = capacity;
     ch->wake_at = -1;
     atomic_init(&ch->refs, 1);
+    atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
     return ch;
 }
 
@@ -275,6 +284,7 @@ void tl_chan_release(tl_chan_t *ch)
     if (ch->on_free)
         ch->on_free(ch->on_free_arg);
     free(ch);
+    atomic_fetch_sub_explicit(&live, 1, memory_order_release);
 }
 
 void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)

@@ -78,6 +78,7 @@ struct server {
     int64_t backoff_ms, last_accept_error;
     bool stopping;
     int closing; /* replies sent since stopping whose connection is still open */
+    long chans_at_start; /* tl_chan_live() once listening: what the server itself holds */
     int64_t stop_deadline;
     struct event *sigint, *sigterm, *grace;
     struct event *trace_done;         /* ends the recording /debug/trace asked for */
@@ -804,8 +805,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* After the loop: give threads the rest of the second, then say who is left,
- * and which requests were never answered or their replies never written. */
-static void report_leftovers(struct server *srv)
+ * and which requests were never answered or their replies never written.
+ * With every thread gone, a channel made while serving and still there (a
+ * context, timer or errgroup holds one) was never released: false then, so
+ * that the server exits 1, as it would under LeakSanitizer. */
+static bool report_leftovers(struct server *srv)
 {
     /* Cancelled threads end within milliseconds; a leaked one never does.
      * Wait while they are still ending, not a moment longer. */
@@ -821,10 +825,20 @@ static void report_leftovers(struct server *srv)
                 srv->jobs, srv->closing, GRACE_MS);
     if (left == 0 && srv->jobs == 0) {
         fprintf(stderr, "shutdown: no thread left behind\n");
-        return;
+        long unreleased = chan_live() - srv->chans_at_start;
+        if (unreleased > 0 && srv->closing == 0) {
+            fprintf(stderr, "shutdown: but %ld channel%s made while serving %s never released "
+                            "(each context, timer and errgroup holds one): ./lab check names "
+                            "the line that made %s\n",
+                    unreleased, unreleased == 1 ? "" : "s", unreleased == 1 ? "was" : "were",
+                    unreleased == 1 ? "it" : "each");
+            return false;
+        }
+        return true;
     }
     fprintf(stderr, "shutdown: %d threads still running:\n", left);
     census_dump(stderr);
+    return true;
 }
 
 /* ---- flags and start-up ---- */
@@ -1035,10 +1049,10 @@ static int run(int argc, char **argv, handler_fn handler, bool with_db)
         event_add(srv.sigterm, NULL) < 0)
         goto cleanup;
     print_listening(srv.listener);
+    srv.chans_at_start = chan_live();
 
     event_base_dispatch(srv.base);
-    report_leftovers(&srv);
-    code = 0;
+    code = report_leftovers(&srv) ? 0 : 1;
     if (srv.jobs > 0)
         return code; /* request threads still hold events: leave everything be */
 

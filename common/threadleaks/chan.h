@@ -48,6 +48,12 @@ tl_chan_t *tl_chan_ref(tl_chan_t *ch);
 /* Drops a reference; the last one frees the channel. NULL is ignored. */
 void tl_chan_release(tl_chan_t *ch);
 
+/* How many channels are made and not yet freed, in the whole process. Every
+ * context but the background one holds a channel (its Done), and so does
+ * every timer and errgroup: a count that does not come back to where it was
+ * once every thread has ended is something never released. Thread-safe. */
+long tl_chan_live(void);
+
 /* ch <- *val. Blocks until a receiver takes the value or there is room in the
  * buffer. Panics if ch is or becomes closed. */
 #define tl_chan_send(ch, val) tl_chan_send_at((ch), (val), __FILE__, __LINE__)

@@ -8,6 +8,7 @@
 #define chan_make tl_chan_make
 #define chan_ref tl_chan_ref
 #define chan_release tl_chan_release
+#define chan_live tl_chan_live
 #define chan_send tl_chan_send
 #define chan_send_at tl_chan_send_at
 #define chan_recv tl_chan_recv
