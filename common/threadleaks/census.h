@@ -14,6 +14,12 @@
  * uses a channel without holding a reference to it makes the mark wrong.
  * Context done channels and timer channels are never marked: whoever holds
  * the context may still cancel it, and the timer's holder may reset it.
+ *
+ * With TL_LATE_WAKE_MS=N in the environment, every thread started with
+ * tl_go() but those named "handler" waits N ms after each wake-up before it
+ * runs on (./lab check sets it): a thread that uses what another frees on
+ * waking (a worker reading its handler's borrowed context) then always uses
+ * it after the free, where AddressSanitizer sees it.
  */
 #ifndef THREADLEAKS_CENSUS_H
 #define THREADLEAKS_CENSUS_H

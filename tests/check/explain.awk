@@ -152,10 +152,14 @@ function end_leak(   what) {
     nframes = 0
 }
 
-function end_stack() {
+function end_stack(   i) {
     place()
-    if (!(stack in stack_at))
+    if (!(stack in stack_at)) {
         stack_at[stack] = mine > 0 ? ats[mine] " (in " fns[mine] ")" : first_own()
+        for (i = 1; i <= nframes; i++)
+            if (ats[i] ~ /^common\/server\.c:/)
+                by_server[stack] = 1
+    }
     nframes = 0
 }
 
@@ -183,6 +187,13 @@ function end_asan(   where, freed, made) {
     } else if (asan == "heap-use-after-free" && index(where, learner ":") != 1 && index(freed, learner ":") != 1) {
         say("use-after-free: " where " uses memory after it was freed, by " freed \
             "; the last reference went early: one was released that was not owned." releases())
+    } else if (asan == "heap-use-after-free" && access_thread != "" && access_thread == freed_thread) {
+        say("use-after-free: " where " " verb " memory that the same thread freed before, at " freed \
+            ": a pointer used after its release (a dangling pointer), not a thread outliving its caller. Release it after its last use, or set it to NULL.")
+    } else if (asan == "heap-use-after-free" && by_server["made"] && by_server["freed"] && stack_at["creation"] != "") {
+        say("use-after-free: " where " " verb " the request's context after the server freed it: the server frees r->ctx once the handler has answered, and this thread, started at " \
+            stack_at["creation"] ", was still using it. A thread that outlives its handler needs its own reference: " \
+            called("ctx_ref") "(r->ctx) when you start it and " called("ctx_release") " when it is done (go_with takes and drops one for you).")
     } else if (asan == "heap-use-after-free") {
         say("use-after-free: " where " uses memory after it was freed" (freed != "" ? ", at " freed : "") \
             (made != "" ? "; it was made at " made : "") \
@@ -194,7 +205,7 @@ function end_asan(   where, freed, made) {
     } else {
         say("crash: the server crashed: " asan " in " where ".")
     }
-    asan = ""; delete stack_at
+    asan = ""; delete stack_at; delete by_server; access_thread = freed_thread = ""
 }
 
 /ERROR: LeakSanitizer: detected memory leaks/ { mode = "leak"; next }
@@ -212,6 +223,13 @@ mode != "" && /^ +#[0-9]+ / {
     next
 }
 mode == "leak" && inleak && /^$/ { end_leak(); inleak = 0; next }
+# "READ of size 4 at 0x60e0 thread T3": what the access did, and on which thread
+mode == "asan" && /^(READ|WRITE) of size [0-9]+ at .* thread T[0-9]+/ {
+    verb = /^READ/ ? "reads" : "writes"
+    access_thread = $NF
+    next
+}
+mode == "asan" && /^freed by thread T[0-9]+/ { freed_thread = $4 }
 mode == "asan" && /^(freed by thread|previously allocated by thread|Thread T[0-9]+ created by)/ {
     if (nframes > 0) end_stack()
     stack = /^freed/ ? "freed" : /^previously/ ? "made" : "creation"
