@@ -187,6 +187,38 @@ START_TEST(fixed_returns_to_its_baseline)
 }
 END_TEST
 
+/* ---- how late ---- */
+
+/* After threads missed their bound for leaving (since: the hang-up):
+ * waits up to one more second of the story for the count to reach want,
+ * then says how late they left, or that they stay, and where they were at
+ * the bound (if they left) or are now. */
+struct lateness {
+    char said[200];
+    char dump[2100];
+};
+
+static void how_late(struct server *s, int want, int64_t since, struct lateness *l)
+{
+    snprintf(l->dump, sizeof l->dump, "%s", threads_dump(s->port));
+    int64_t at;
+    int left = threads_reach(s->pid, want, now_ms() + seconds(1), &at);
+    if (left == want) {
+        snprintf(l->said, sizeof l->said,
+                 "they left %lld ms after it, %.2f s of the story: late. Where they were at the "
+                 "bound",
+                 (long long)(at - since), (at - since) / 1000.0 / time_scale());
+    } else {
+        snprintf(l->said, sizeof l->said,
+                 "%d of them were still there 1 s of the story later. Where they are", left - want);
+        snprintf(l->dump, sizeof l->dump, "%s", threads_dump(s->port));
+    }
+}
+
+/* What notices a hang-up at once, for the messages above. */
+#define AT_ONCE "A thread that waits out its own time (a sleep, a poll of ctx_err) notices a " \
+                "hang-up late, or never; a select on its timer and ctx_done(ctx) notices at once."
+
 /* ---- the failing worker's way out ---- */
 
 /* 20 clients of GET path that hang up 0.2 s into the story, before the
@@ -209,28 +241,13 @@ static void hang_up_before_the_failure(const char *path, const char *query)
     int n = threads_reach(s.pid, before, hung_up + bound, &at);
     assert_alive(&s);
     if (n != before) {
-        char dump[2100];
-        snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
-        /* How late: the story's longest wait after the hang-up is the failing
-         * worker's 0.3 s; one second of it is plenty. */
-        int left = threads_reach(s.pid, before, hung_up + bound + seconds(1), &at);
-        char late[160];
-        if (left == before)
-            snprintf(late, sizeof late, "they left %lld ms after the hang-up, %.2f s of the story",
-                     (long long)(at - hung_up), (at - hung_up) / 1000.0 / 2);
-        else
-            snprintf(late, sizeof late, "%d of them were still there 1 s of the story later",
-                     left - before);
-        if (left != before) /* where they stay, rather than where they were */
-            snprintf(dump, sizeof dump, "%s", threads_dump(s.port));
+        struct lateness l;
+        how_late(&s, before, hung_up, &l);
         server_assert(false,
                       "GET %s: %d ms after 20 clients hung up 0.2 s into the story (before the "
                       "worker fails at 0.5 s), the server still had %d threads where %d were "
-                      "expected; %s. A thread that waits out its own time (a sleep) notices a "
-                      "hang-up late, or never; a select on its timer and ctx_done(ctx) notices at "
-                      "once. Where they %s:\n%s",
-                      query, bound, n, before, late,
-                      left == before ? "were at the bound" : "are now", dump);
+                      "expected; %s:\n%s" AT_ONCE,
+                      query, bound, n, before, l.said, l.dump);
     }
     server_stop_cleanly(&s);
 }
@@ -561,11 +578,16 @@ START_TEST(obeys_a_hang_up_at_once)
             close(fd);
         assert_alive(&s);
         const char *event = replied ? "the reply" : "the client hung up";
-        server_assert(n == want,
-                      "request %d: %d ms after %s (%s), the server still had %d threads where "
-                      "%d were expected (%d before the request). Where they are:\n%s",
-                      i + 1, bound, event, replied ? "its answer came at once" : hangup_name[how],
-                      n, want, kept, threads_dump(s.port));
+        if (n != want) {
+            struct lateness l;
+            how_late(&s, want, start, &l);
+            server_assert(false,
+                          "request %d: %d ms after %s (%s), the server still had %d threads "
+                          "where %d were expected (%d before the request); %s:\n%s" AT_ONCE,
+                          i + 1, bound, event,
+                          replied ? "its answer came at once" : hangup_name[how], n, want, kept,
+                          l.said, l.dump);
+        }
         kept = want;
     }
     /* A count met on its way down is no leak: the leak must still be there. */

@@ -1,6 +1,7 @@
 /* learner edit: its own struct and go(), but the worker borrows r->ctx (no ctx_ref) and asks ctx_err(job->ctx) after its select: once the handler has returned, the server has freed that context
  * expect: fail use-after-free
- * says: 01-fire-and-forget/leaky.c:77 (in slowWorker) reads the request's context after the server freed it
+ * repeat: 20
+ * says: 01-fire-and-forget/leaky.c:78 (in slowWorker) reads the request's context after the server freed it
  * says: ctx_ref(r->ctx) when you start it
  */
 /* Chapter 01, leaky: fire and forget (section 一).

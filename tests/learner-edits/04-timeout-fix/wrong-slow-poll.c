@@ -1,0 +1,83 @@
+/* learner edit: the article's handler, but the worker polls: it sleeps its 5 s a second at a time and returns when ctx_err(ctx) says the request is gone
+ * expect: fail hang-up
+ * says: ms after it,
+ * says: s of the story: late
+ * says: a select on its timer and ctx_done(ctx) notices at once
+ */
+/* Chapter 04, fixed: the article's standard pattern (标准安全写法).
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+ *         defer cancel()
+ *
+ *         resultCh := make(chan string, 1)
+ *
+ *         go func(ctx context.Context) {
+ *             select {
+ *             case <-time.After(5 * time.Second):
+ *                 resultCh <- "done"
+ *             case <-ctx.Done():
+ *                 return
+ *             }
+ *         }(ctx)
+ *
+ *         select {
+ *         case res := <-resultCh:
+ *             w.Write([]byte(res))
+ *         case <-ctx.Done():
+ *             http.Error(w, "timeout", http.StatusGatewayTimeout)
+ *         }
+ *     }
+ *
+ * Two ways out for the worker: its result fits in the channel even when
+ * nobody is left to read it, and it stops as soon as the context is done.
+ */
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+static void work(ctx_t *ctx, int id, chan_t *resultCh);
+
+/* Section 四's handler, with resultCh := make(chan string, 1). */
+static void handler(struct response *w, struct request *r)
+{
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
+
+    chan_t *resultCh = chan_make(sizeof(struct result), 1);
+
+    if (!ctx || !resultCh || go_with("worker", work, ctx, 0, resultCh) != 0) {
+        http_error(w, "cannot start the work", 503);
+    } else {
+        struct result res;
+        struct chan_case cases[] = {
+            chan_recv_case(resultCh, &res),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 0)
+            http_write(w, res.text);
+        else
+            http_error(w, "timeout", 504);
+    }
+    chan_release(resultCh);
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+/* go func(ctx context.Context) { ... }(ctx) */
+static void work(ctx_t *ctx, int id, chan_t *resultCh)
+{
+    (void)id;
+    /* 5 s of work, a second at a time, asking after each whether it is still wanted */
+    for (int i = 0; i < 5; i++) {
+        time_sleep(seconds(1));
+        if (ctx_err(ctx))
+            return;
+    }
+    struct result res = { "done" };
+    chan_send(resultCh, &res);
+}
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}
