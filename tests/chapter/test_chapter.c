@@ -221,57 +221,66 @@ static void how_late(struct server *s, int want, int64_t since, struct lateness 
 
 /* ---- the failing worker's way out ---- */
 
-/* 20 clients of GET path that hang up 0.2 s into the story, before the
- * failing worker fails at 0.5 s. At time scale 2 the failure is 600 ms of
- * the clock after the hang-up, more than the bound (100 ms times the
+/* For each ?fail=N, 20 clients that hang up 0.2 s into the story, before
+ * the failing worker fails at 0.5 s. At time scale 2 the failure is 600 ms
+ * of the clock after the hang-up, more than the bound (100 ms times the
  * slowdown): a worker that sleeps through the hang-up and leaves at its
  * own time is caught, and the message says how late it left. */
-static void hang_up_before_the_failure(const char *path, const char *query)
+static void hang_up_before_the_failure(const char *path)
 {
     time_scale_set(2);
     struct server s;
     server_start(&s, path, 2, NULL, NULL);
     int before = census_threads_of(s.pid);
-    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
-                       .concurrency = 20, .hangup_ms = seconds(0.2), .timeout_ms = 30000 };
-    struct burst_result r;
-    ck_assert_int_eq(burst_run(&b, &r), 0);
-    int64_t hung_up = now_ms(), at;
-    int bound = 100 * unit_slowdown();
-    int n = threads_reach(s.pid, before, hung_up + bound, &at);
-    assert_alive(&s);
-    if (n != before) {
-        struct lateness l;
-        how_late(&s, before, hung_up, &l);
-        server_assert(false,
-                      "GET %s: %d ms after 20 clients hung up 0.2 s into the story (before the "
-                      "worker fails at 0.5 s), the server still had %d threads where %d were "
-                      "expected; %s:\n%s" AT_ONCE,
-                      query, bound, n, before, l.said, l.dump);
+    for (int fail = 0; fail < 3; fail++) {
+        char query[32];
+        snprintf(query, sizeof query, "/test?fail=%d", fail);
+        struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
+                           .concurrency = 20, .hangup_ms = seconds(0.2), .timeout_ms = 30000 };
+        struct burst_result r;
+        ck_assert_int_eq(burst_run(&b, &r), 0);
+        int64_t hung_up = now_ms(), at;
+        int bound = 100 * unit_slowdown();
+        int n = threads_reach(s.pid, before, hung_up + bound, &at);
+        assert_alive(&s);
+        if (n != before) {
+            struct lateness l;
+            how_late(&s, before, hung_up, &l);
+            server_assert(false,
+                          "GET %s: %d ms after 20 clients hung up 0.2 s into the story (before "
+                          "the worker fails at 0.5 s), the server still had %d threads where %d "
+                          "were expected; %s:\n%s" AT_ONCE,
+                          query, bound, n, before, l.said, l.dump);
+        }
     }
     server_stop_cleanly(&s);
 }
 
-/* 20 clients of GET path that wait for the failing worker's 500: then the
- * server is back to its baseline within 1 s (times the slowdown). */
-static void wait_for_the_failure(const char *path, double scale, const char *query)
+/* For each ?fail=N, 20 clients that wait for the failing worker's 500: then
+ * the server is back to its baseline within 1 s (times the slowdown). */
+static void wait_for_the_failure(const char *path, double scale)
 {
     time_scale_set(scale);
     struct server s;
     server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
-    struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
-                       .concurrency = 20, .hangup_ms = -1, .timeout_ms = 30000 };
-    struct burst_result r;
-    ck_assert_int_eq(burst_run(&b, &r), 0);
-    assert_alive(&s);
-    int after = census_settle(s.pid, before, deadline_after(1000 * unit_slowdown()));
-    assert_alive(&s);
-    server_assert(after == before,
-                  "threads are left behind: %d threads before 20 requests to GET %s whose "
-                  "clients waited for the failing worker's 500 (%d of them got it), still %d "
-                  "%d s after the replies. Where they are:\n%s",
-                  before, query, r.status[500], after, unit_slowdown(), threads_dump(s.port));
+    for (int fail = 0; fail < 3; fail++) {
+        char query[32];
+        snprintf(query, sizeof query, "/test?fail=%d", fail);
+        struct burst b = { .host = "127.0.0.1", .port = s.port, .path = query, .requests = 20,
+                           .concurrency = 20, .hangup_ms = -1, .timeout_ms = 30000 };
+        struct burst_result r;
+        ck_assert_int_eq(burst_run(&b, &r), 0);
+        assert_alive(&s);
+        int after = census_settle(s.pid, before, deadline_after(1000 * unit_slowdown()));
+        assert_alive(&s);
+        server_assert(after == before,
+                      "threads are left behind: %d threads before 20 requests to GET %s whose "
+                      "clients waited for the failing worker's 500 (%d of them got it), still "
+                      "%d %d s after the replies. Where they are:\n%s",
+                      before, query, r.status[500], after, unit_slowdown(),
+                      threads_dump(s.port));
+    }
     server_stop_cleanly(&s);
 }
 
@@ -281,13 +290,8 @@ static void wait_for_the_failure(const char *path, double scale, const char *que
 START_TEST(failures_and_hang_ups_leave_nothing)
 {
     const char *path = env_text("CHAPTER_SERVER");
-    double scale = env_number("CHAPTER_TIME_SCALE", 0.5);
-    for (int n = 0; n < 3; n++) {
-        char query[32];
-        snprintf(query, sizeof query, "/test?fail=%d", n);
-        hang_up_before_the_failure(path, query);
-        wait_for_the_failure(path, scale, query);
-    }
+    hang_up_before_the_failure(path);
+    wait_for_the_failure(path, env_number("CHAPTER_TIME_SCALE", 0.5));
 }
 END_TEST
 
