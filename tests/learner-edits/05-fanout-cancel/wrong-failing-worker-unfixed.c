@@ -1,8 +1,8 @@
 /* learner edit: the workers fixed (a select on the timer and ctx_done, then on the send), but failingWorker left as it was: sleep 0.5 s, then a plain send on the unbuffered errCh
  * expect: fail hang-up
- * says: 20 clients hung up 0.2 s into the story (before the worker fails at 0.5 s)
+ * says: 5 clients hung up 0.2 s into the story (before the worker fails at 0.5 s)
  * says: a select on its timer and ctx_done(ctx) notices at once
- * says: 20 of them were still there 1 s of the story later
+ * says: 5 of them were still there 1 s of the story later
  * says: chan_send at 05-fanout-cancel/leaky.c:
  */
 /* Chapter 05, leaky: a fan-out that forgets the workers it started.

@@ -1,6 +1,6 @@
 /* learner edit: errgroup with its context, but failingWorker sleeps its 0.5 s with time_sleep instead of a select on its timer and ctx_done: a hang-up waits for it
  * expect: fail hang-up
- * says: 20 clients hung up 0.2 s into the story (before the worker fails at 0.5 s)
+ * says: 5 clients hung up 0.2 s into the story (before the worker fails at 0.5 s)
  * says: they left
  * says: a select on its timer and ctx_done(ctx) notices at once
  */
