@@ -1,0 +1,151 @@
+/* learner edit: fixed.c (errCh buffered, the workers select), but failingWorker left as in leaky.c: it sleeps its 0.5 s through a hang-up, then sends into the buffer
+ * expect: fail hang-up
+ * says: 5 clients hung up 0.2 s into the story (before the worker fails at 0.5 s)
+ * says: they left
+ * says: a select on its timer and ctx_done(ctx) notices at once
+ */
+/* Chapter 05, fixed: a fan-out where one failure cancels the rest (section
+ * 五, 完整安全版本: the article's complete program, but for its package and
+ * import lines).
+ *
+ *     func main() {
+ *         http.HandleFunc("/test", handler)
+ *         http.ListenAndServe(":8080", nil)
+ *     }
+ *
+ *     func handler(w http.ResponseWriter, r *http.Request) {
+ *         ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+ *         defer cancel()
+ *
+ *         err := process(ctx)
+ *         if err != nil {
+ *             http.Error(w, err.Error(), 500)
+ *             return
+ *         }
+ *
+ *         w.Write([]byte("success"))
+ *     }
+ *
+ *     func process(ctx context.Context) error {
+ *         workerCount := 3
+ *         errCh := make(chan error, workerCount)
+ *
+ *         for i := 0; i < workerCount; i++ {
+ *             go worker(ctx, i, errCh)
+ *         }
+ *
+ *         for i := 0; i < workerCount; i++ {
+ *             select {
+ *             case err := <-errCh:
+ *                 if err != nil {
+ *                     return err
+ *                 }
+ *             case <-ctx.Done():
+ *                 return ctx.Err()
+ *             }
+ *         }
+ *
+ *         return nil
+ *     }
+ *
+ *     func worker(ctx context.Context, id int, errCh chan<- error) {
+ *         select {
+ *         case <-time.After(5 * time.Second):
+ *             fmt.Println("worker done:", id)
+ *             errCh <- nil
+ *         case <-ctx.Done():
+ *             fmt.Println("worker canceled:", id)
+ *             return
+ *         }
+ *     }
+ *
+ * The handler gives process 3 s. Every worker watches ctx, and errCh has room
+ * for every worker's answer: whoever is still running when process returns
+ * (first error, deadline, or the client leaving) stops at once, and whoever
+ * finishes later can still send without waiting.
+ *
+ * Not in the article: GET /test?fail=N makes worker N (0 to 2) fail after
+ * 0.5 s (failingWorker), to show a failure cancelling the others.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "go.h"
+#include "story.h"
+
+enum { workerCount = 3 }; /* workerCount := 3 */
+
+static void handler(struct response *w, struct request *r);
+static int process(ctx_t *ctx, long fail);
+static void worker(ctx_t *ctx, int id, chan_t *errCh);
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh);
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, handler);
+}
+
+static void handler(struct response *w, struct request *r)
+{
+    long fail; /* the demo's ?fail=N */
+    if (!story_fail(r, w, workerCount, &fail))
+        return;
+    ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(3));
+
+    int err = ctx ? process(ctx, fail) : ENOMEM;
+    if (err)
+        http_error(w, ctx_err_text(err), 500);
+    else
+        http_write(w, "success");
+    ctx_cancel(ctx); /* defer cancel() */
+    ctx_release(ctx);
+}
+
+static int process(ctx_t *ctx, long fail)
+{
+    chan_t *errCh = chan_make(sizeof(int), workerCount);
+    if (!errCh)
+        return ENOMEM;
+    int err = 0;
+    for (int i = 0; i < workerCount && !err; i++)
+        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
+
+    for (int i = 0; i < workerCount && !err; i++) {
+        struct chan_case cases[] = {
+            chan_recv_case(errCh, &err),
+            chan_recv_case(ctx_done(ctx), NULL),
+        };
+        if (chan_select(cases, 2, -1) == 1)
+            err = ctx_err(ctx);
+    }
+    chan_release(errCh);
+    return err;
+}
+
+static void worker(ctx_t *ctx, int id, chan_t *errCh)
+{
+    chan_t *timer = time_after(seconds(5));
+    struct chan_case cases[] = {
+        chan_recv_case(timer, NULL),
+        chan_recv_case(ctx_done(ctx), NULL),
+    };
+    if (chan_select(cases, 2, -1) == 0) {
+        printf("worker done: %d\n", id);
+        int err = 0;
+        chan_send(errCh, &err);
+    } else {
+        printf("worker canceled: %d\n", id);
+    }
+    chan_release(timer);
+}
+
+/* Not in the article: the worker ?fail=N picks, failing at 0.5 s. */
+static void failingWorker(ctx_t *ctx, int id, chan_t *errCh)
+{
+    (void)ctx;
+    time_sleep(seconds(0.5));
+    printf("worker failed: %d\n", id);
+    int err = EIO;
+    chan_send(errCh, &err);
+}
