@@ -626,7 +626,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     bool post = cmd == EVHTTP_REQ_POST, get = cmd == EVHTTP_REQ_GET;
     if (!path || !strcmp(path, "/"))
         path = "/index.html";
-    if (!strncmp(path, "/api/", 5) && !post && !get) {
+    if (path[0] != '/') {
+        /* "//index.html" is a host and an empty path to evhttp */
+        reply_error(req, 400, "a path starts with /, and one only");
+    } else if (!strncmp(path, "/api/", 5) && !post && !get) {
         reply_error(req, 405, "GET or POST");
     } else if (!strcmp(path, "/api/state")) {
         const char *since = evhttp_find_header(&params, "since");

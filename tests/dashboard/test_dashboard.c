@@ -100,6 +100,9 @@ START_TEST(bad_requests_get_a_clear_answer)
     ck_assert_int_eq(call(&s, "DELETE", "/api/state"), 405);
     ck_assert_int_eq(call(&s, "GET", "/../../etc/passwd"), 404);
     ck_assert_int_eq(call(&s, "GET", "/nothing.html"), 404);
+    /* evhttp reads "//index.html" as a host and an empty path */
+    ck_assert_int_eq(call(&s, "GET", "//index.html"), 400);
+    ck_assert_msg(strstr(reply, "a path starts with /"), "%s", reply);
     ck_assert_int_eq(call(&s, "GET", "/api/nope"), 404);
     ck_assert_int_eq(call(&s, "POST", "/api/nope"), 404);
     /* No switch while a button's load runs (it would outlive its servers). */
