@@ -119,7 +119,13 @@ int server_spawn(struct server *s, const char *path, double scale, const char *e
         snprintf(scale_text, sizeof scale_text, "%g", scale);
         s->pid = fork();
         if (s->pid == 0) {
-            /* A test that fails ends with _exit: its server goes with it. */
+            /* A go() thread forks with every signal blocked (go.c), and exec
+             * keeps the mask: the server would never hear SIGTERM. */
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            /* When the thread that forked it ends, so does the server: a
+             * test that fails ends with _exit, and its server goes with it. */
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             dup2(out, STDOUT_FILENO);
             dup2(err, STDERR_FILENO);

@@ -18,7 +18,10 @@ struct server {
 
 /* Starts path --port 0 --time-scale scale, then the extra flag and its value
  * if extra is not NULL, and waits up to 10 s for its listening line. Returns
- * 0, or -1 if it never came (server_stop then ends whatever was started). */
+ * 0, or -1 if it never came (server_stop then ends whatever was started).
+ * The server starts with no signal blocked and gets SIGTERM when the thread
+ * that called this ends (PR_SET_PDEATHSIG): call it from a thread that lives
+ * as long as the server should. */
 int server_spawn(struct server *s, const char *path, double scale, const char *extra,
                  const char *value);
 

@@ -38,6 +38,7 @@
 
 #include "burst.h"
 #include "census.h"
+#include "chan.h"
 #include "clock.h"
 #include "flags.h"
 #include "go.h"
@@ -136,6 +137,55 @@ static bool chapter_dir(int nn, char *dir, size_t size)
     return true;
 }
 
+/* ---- forking the servers ---- */
+
+/* The servers are forked by one thread that lives as long as the dashboard:
+ * a server gets SIGTERM when the thread that forked it ends (proc.h), so one
+ * forked by a chapter switch's own thread would die as that switch ends; one
+ * forked here dies with the dashboard, however the dashboard ends. */
+struct spawn {
+    const char *path;
+    struct server *srv;
+    int result;
+    chan_t *done;
+};
+
+static chan_t *spawns; /* of struct spawn * */
+
+/* A plain thread, not a go() one: it never ends, and go_wait_all at exit
+ * must not wait for it. */
+static void *spawner(void *arg)
+{
+    (void)arg;
+    struct spawn *job;
+    while (chan_recv(spawns, &job)) {
+        job->result = server_spawn(job->srv, job->path, d.scale, NULL, NULL);
+        chan_close(job->done);
+    }
+    return NULL;
+}
+
+static int spawner_start(void)
+{
+    pthread_t t;
+    if (!(spawns = chan_make(sizeof(struct spawn *), 0)) ||
+        pthread_create(&t, NULL, spawner, NULL) != 0)
+        return -1;
+    return pthread_detach(t);
+}
+
+static int spawn_server(struct server *srv, const char *path)
+{
+    struct spawn job = { path, srv, -1, chan_make(1, 0) };
+    if (!job.done)
+        return -1;
+    struct spawn *ask = &job;
+    chan_send(spawns, &ask);
+    chan_recv(job.done, NULL);
+    chan_release(job.done);
+    return job.result;
+}
+
 /* Called with d.switching set and the servers down. */
 static void start_chapter(const char *dir)
 {
@@ -145,7 +195,7 @@ static void start_chapter(const char *dir)
     for (int k = 0; k < 2; k++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/%s", d.build, dir, kinds[k]);
-        if (server_spawn(&srv[k], path, d.scale, NULL, NULL) != 0) {
+        if (spawn_server(&srv[k], path) != 0) {
             snprintf(error, sizeof error, "%s/%s/%s did not start (is it built?)", d.build,
                      dir, kinds[k]);
             break;
@@ -721,6 +771,10 @@ int main(int argc, char **argv)
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(http, on_request, NULL);
     evhttp_set_bevcb(http, on_connection, NULL);
+    if (spawner_start() != 0) {
+        fprintf(stderr, "dashboard: cannot start the thread that starts the servers\n");
+        return 1;
+    }
     char dir[64];
     chapter_dir((int)nn, dir, sizeof dir);
     d.switching = true;

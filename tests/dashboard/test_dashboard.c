@@ -3,6 +3,8 @@
  * raises leaky by its 300 threads and fixed comes back, the numbers it
  * serves are the kernel's, and bad input gets 400, 404, 405 or 409. */
 #include <check.h>
+#include <dirent.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,79 @@ START_TEST(the_burst_button_raises_leaky_and_fixed_comes_back)
 }
 END_TEST
 
+/* The signals a process blocks, from /proc/PID/status ("SigBlk: ..."). */
+static unsigned long long blocked_signals(int pid)
+{
+    char path[64], line[256];
+    unsigned long long mask = ~0ULL;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return mask;
+}
+
+/* How many processes run a chapter's server of dir with the time scale
+ * given to the dashboard (0.37, which no other test uses). */
+static int servers_of(const char *dir)
+{
+    int n = 0;
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    while (proc && (e = readdir(proc))) {
+        char path[300], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t len = f ? fread(cmd, 1, sizeof cmd - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        cmd[len] = '\0';
+        if (strstr(cmd, dir) && strstr(cmd, "--time-scale 0.37"))
+            n++;
+    }
+    if (proc)
+        closedir(proc);
+    return n;
+}
+
+/* A switch's servers hear SIGTERM (a go() thread forks them with every
+ * signal blocked: exec kept that mask), and a dashboard told to stop in the
+ * middle of a switch takes the servers it was starting with it. */
+START_TEST(a_stopped_dashboard_leaves_no_server)
+{
+    struct server s;
+    server_start(&s, getenv("DASHBOARD"), 0.37, "--build", getenv("BUILD_DIR"));
+    ck_assert_int_eq(call(&s, "POST", "/api/chapter?nn=02"), 202);
+    int64_t deadline = deadline_after(10000 * unit_slowdown());
+    while (!(strstr(reply, "\"chapter\":\"02-channel-block\"") && strstr(reply, "\"up\":true")) &&
+           now_ms() < deadline)
+        call(&s, "GET", "/api/state");
+    int pid[2], threads[2];
+    state(&s, pid, threads);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(blocked_signals(pid[k]) == 0,
+                      "chapter 02's server %d blocks signals (SigBlk: %016llx): it would not "
+                      "hear SIGTERM", pid[k], blocked_signals(pid[k]));
+    ck_assert_int_eq(call(&s, "POST", "/api/chapter?nn=03"), 202);
+    ck_assert_msg(server_stop(&s, SIGTERM, 10000 * unit_slowdown()), "the dashboard did not exit");
+    server_cleanup(&s);
+    deadline = deadline_after(5000 * unit_slowdown());
+    while ((servers_of("/02-channel-block/") || servers_of("/03-background-ctx/")) &&
+           now_ms() < deadline)
+        nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+    ck_assert_msg(!servers_of("/02-channel-block/") && !servers_of("/03-background-ctx/"),
+                  "SIGTERM during a chapter switch: the dashboard exited, and %d of chapter "
+                  "02's and %d of chapter 03's servers are still running, orphaned",
+                  servers_of("/02-channel-block/"), servers_of("/03-background-ctx/"));
+}
+END_TEST
+
 START_TEST(bad_requests_get_a_clear_answer)
 {
     struct server s;
@@ -145,5 +220,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, the_burst_button_raises_leaky_and_fixed_comes_back, 60);
     UNIT_ADD_TIMEOUT(s, bad_requests_get_a_clear_answer, 30);
     UNIT_ADD_TIMEOUT(s, the_chapter_switcher_starts_the_other_chapter, 30);
+    UNIT_ADD_TIMEOUT(s, a_stopped_dashboard_leaves_no_server, 60);
     return unit_run(s);
 }
