@@ -119,21 +119,23 @@ static void fd_fire(int fd)
 static void start_afters(struct tl_after *list);
 static void release_afters(struct tl_after *list);
 
-static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
+/* ctx's own part of a cancel: its error, its AfterFuncs, its descriptor and
+ * its done channel. Returns false if it was cancelled already; else sets
+ * *children to its list, each with the list's hold on its done channel. */
+static bool cancel_one(tl_ctx_t *ctx, int err, int cause, tl_ctx_t **children)
 {
     pthread_mutex_lock(&ctx->mu);
     if (ctx->err) {
         pthread_mutex_unlock(&ctx->mu);
-        return;
+        return false;
     }
     if (ctx->deadline >= 0 && tl_now_ms() >= ctx->deadline)
         err = cause = ETIMEDOUT;
     ctx->err = err;
     ctx->cause = cause ? cause : err;
-    cause = ctx->cause;
-    tl_ctx_t *children = ctx->children; /* with the list's hold on each */
+    *children = ctx->children;
     ctx->children = NULL;
-    for (tl_ctx_t *child = children; child; child = child->next)
+    for (tl_ctx_t *child = *children; child; child = child->next)
         child->in_parent = false;
     /* Settled here, under the lock a stop takes to unlist, before the cancel
      * returns, as in Go: a stop from now on says false. */
@@ -146,13 +148,30 @@ static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
     /* Closed outside the lock: the crowd it wakes asks tl_ctx_err at once. Only
      * the first cancel gets here, since err is set. */
     tl_chan_close(ctx->done);
+    return true;
+}
 
-    tl_ctx_t *next;
-    for (tl_ctx_t *child = children; child; child = next) {
-        next = child->next;
+/* The subtree is walked with a list of contexts still to cancel, not by
+ * recursion: a chain of any depth is cancelled in constant stack. Each
+ * takes its parent's error and cause, settled before it is reached. */
+static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
+{
+    tl_ctx_t *todo;
+    if (!cancel_one(ctx, err, cause, &todo))
+        return;
+    while (todo) {
+        tl_ctx_t *child = todo, *grandchildren;
+        todo = child->next;
         child->prev = child->next = NULL;
-        cancel(child, err, cause, true);
-        tl_chan_release(child->done);
+        tl_ctx_t *parent = child->listed_on; /* held by child until its memory goes */
+        if (cancel_one(child, parent->err, parent->cause, &grandchildren) && grandchildren) {
+            tl_ctx_t *last = grandchildren;
+            while (last->next)
+                last = last->next;
+            last->next = todo;
+            todo = grandchildren;
+        }
+        tl_chan_release(child->done); /* the list's hold, passed to this loop */
     }
     tl_ctx_t *parent = ctx->listed_on; /* kept until ctx's memory goes */
     if (!from_parent && parent) {
@@ -180,13 +199,48 @@ static void expire_if_due(tl_ctx_t *ctx)
 /* The memory goes with the done channel: a thread that still holds the
  * channel when the context's last reference is dropped may yet see it
  * closed, by the deadline's wake or the parent's cancel, as in Go. */
+static void release_parent(tl_ctx_t *parent);
+
 static void free_memory(void *arg)
 {
     tl_ctx_t *ctx = arg;
     tl_ctx_t *parent = ctx->parent;
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
+    release_parent(parent);
+}
+
+/* A freed context releases its parent, which may free it and release its
+ * own: done in a loop on this thread, not by recursion, so that the last
+ * release of a chain of any depth frees it in constant stack. */
+static _Thread_local tl_ctx_t **pending; /* parents still to release */
+static _Thread_local size_t npending, pending_cap;
+static _Thread_local bool releasing;
+
+static void release_parent(tl_ctx_t *parent)
+{
+    if (releasing) {
+        if (npending == pending_cap) {
+            size_t cap = pending_cap ? 2 * pending_cap : 64;
+            tl_ctx_t **more = realloc(pending, cap * sizeof *more);
+            if (!more) { /* no room to defer it: release it now, recursing once */
+                tl_ctx_release(parent);
+                return;
+            }
+            pending = more;
+            pending_cap = cap;
+        }
+        pending[npending++] = parent;
+        return;
+    }
+    releasing = true;
     tl_ctx_release(parent);
+    while (npending > 0)
+        tl_ctx_release(pending[--npending]);
+    free(pending);
+    pending = NULL;
+    pending_cap = 0;
+    releasing = false;
 }
 
 tl_ctx_t *tl_ctx_with_deadline(tl_ctx_t *parent, int64_t deadline)
@@ -313,7 +367,7 @@ void tl_ctx_release(tl_ctx_t *ctx)
     if (ctx->kind != CANCELLABLE) {
         tl_ctx_t *parent = ctx->parent;
         free(ctx);
-        tl_ctx_release(parent);
+        release_parent(parent);
         return;
     }
     /* A cancel running now (from the deadline's wake or the parent) sees no

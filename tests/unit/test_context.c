@@ -480,6 +480,43 @@ START_TEST(a_done_channel_outliving_its_context_closes_with_the_parent)
 }
 END_TEST
 
+/* Go cancels a chain of any depth; so does this, on a go() thread's small
+ * stack: 100 000 contexts, each made from the one before and held only by
+ * its child, cancelled from the root, then freed from the leaf up. */
+enum { DEPTH = 100000 };
+
+struct chain {
+    int err; /* the leaf's, after the root's cancel */
+    bool made;
+};
+
+static void deep_chain(void *arg)
+{
+    struct chain *c = arg;
+    ctx_t *root = ctx_with_cancel(ctx_background()), *leaf = root;
+    for (int i = 0; i < DEPTH && leaf; i++) {
+        ctx_t *next = ctx_with_cancel(leaf);
+        if (leaf != root)
+            ctx_release(leaf); /* its child holds it now */
+        leaf = next;
+    }
+    c->made = leaf != NULL;
+    ctx_cancel(root);
+    c->err = ctx_err(leaf);
+    ctx_release(leaf); /* frees the chain up to the root */
+    ctx_release(root);
+}
+
+START_TEST(a_chain_of_100000_is_cancelled_and_freed_on_a_go_thread)
+{
+    struct chain c = { 0, false };
+    ck_assert_int_eq(go("deep", deep_chain, &c), 0);
+    ck_assert_int_eq(go_wait_all(deadline_after(60000)), 0);
+    ck_assert_msg(c.made, "out of memory for %d contexts", DEPTH);
+    ck_assert_int_eq(c.err, ECANCELED);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("context");
@@ -487,6 +524,7 @@ int main(void)
     UNIT_ADD(s, cancel_closes_done_and_sets_err);
     UNIT_ADD(s, cancelling_a_parent_reaches_children_and_grandchildren);
     UNIT_ADD(s, cancelling_a_child_leaves_its_parent_alone);
+    UNIT_ADD_TIMEOUT(s, a_chain_of_100000_is_cancelled_and_freed_on_a_go_thread, 120);
     UNIT_ADD(s, a_child_released_without_cancel_goes_with_its_parents_cancel);
     UNIT_ADD(s, a_child_of_a_done_parent_is_born_done);
     UNIT_ADD(s, deadline_fires_on_time);
