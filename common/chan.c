@@ -70,7 +70,7 @@ struct tl_chan {
     atomic_int bell; /* a close adds one, then wakes every thread asleep on it */
     int blocked; /* threads with a case in sendq or recvq, for the census */
     int64_t wake_at;
-    void (*wake)(void *arg);
+    void (*wake)(void *arg, int64_t due);
     void *wake_arg;
     void (*on_free)(void *arg);
     void *on_free_arg;
@@ -317,16 +317,17 @@ void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
 static void run_due_wake(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);
-    void (*wake)(void *) = NULL;
+    void (*wake)(void *, int64_t) = NULL;
     void *arg = NULL;
-    if (ch->wake_at >= 0 && tl_now_ms() >= ch->wake_at) {
+    int64_t due = ch->wake_at;
+    if (due >= 0 && tl_now_ms() >= due) {
         wake = ch->wake;
         arg = ch->wake_arg;
         ch->wake_at = -1;
     }
     pthread_mutex_unlock(&ch->mu);
     if (wake)
-        wake(arg);
+        wake(arg, due);
 }
 
 int tl_chan_len(tl_chan_t *ch)
@@ -702,10 +703,11 @@ bool tl_chan_recv_at(tl_chan_t *ch, void *val, const char *file, int line)
 
 /* ---- time.After and the hooks for context.c and census.c ---- */
 
-static void timer_fire(void *arg)
+/* The value is the time the timer was due, as Go's is the time it fired
+ * (its runtime fires it then): not the later moment someone looked. */
+static void timer_fire(void *arg, int64_t due)
 {
-    int64_t now = tl_now_ms();
-    tl_chan_offer(arg, &now);
+    tl_chan_offer(arg, &due);
 }
 
 tl_chan_t *tl_time_after(int64_t ms)
@@ -733,7 +735,7 @@ static void time_out_all(tl_chan_t *ch, struct queue *q)
     }
 }
 
-void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg)
+void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg, int64_t due), void *arg)
 {
     pthread_mutex_lock(&ch->mu);
     /* A waiter already asleep chose its wake-up time from the old one: if

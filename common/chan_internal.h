@@ -9,11 +9,11 @@
 #include "threadleaks/chan.h"
 
 /* Makes ch change by itself at time at: whoever waits on ch wakes then and
- * calls wake(arg) outside every lock. -1 cancels. A thread already waiting
+ * calls wake(arg, due) outside every lock, due being at. -1 cancels. A thread already waiting
  * on ch wakes at the new time if it is sooner than the old. A context's done
  * channel uses this for its deadline (wake expires the context), a timer for
  * its fire. The caller holds no lock of ch's. */
-void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg), void *arg);
+void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg, int64_t due), void *arg);
 
 /* A send and a receive that never wait and never run a due wake, so a wake
  * function may call them under a lock of its own: true if *val was sent

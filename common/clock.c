@@ -44,11 +44,16 @@ int64_t tl_seconds(double story_seconds)
     return whole < ms ? whole + 1 : whole;
 }
 
+/* From now rounded up to the next whole millisecond: a wait until the
+ * deadline then lasts at least ms, as Go's time.Sleep(d) lasts at least d
+ * (from now truncated, a 10 ms wait ended as early as 9.0 ms). */
 int64_t tl_deadline_after(int64_t ms)
 {
     if (ms < 0)
         return -1;
-    int64_t now = tl_now_ms();
+    if (ms == 0) /* due already: WithTimeout(0) is done at once, as in Go */
+        return tl_now_ms();
+    int64_t now = (tl_now_ns() + 999999) / 1000000;
     return ms > INT64_MAX - now ? INT64_MAX : now + ms;
 }
 
@@ -62,7 +67,7 @@ void tl_time_sleep_at(int64_t ms, const char *file, int line)
 {
     if (ms <= 0)
         return;
-    int64_t deadline = tl_now_ms() + ms;
+    int64_t deadline = tl_deadline_after(ms); /* saturates: INT64_MAX sleeps for ever */
     struct timespec ts;
     tl_deadline_to_timespec(deadline, &ts);
     tl_block(TL_STATE_SLEEP, file, line, NULL, 0, deadline);

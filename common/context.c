@@ -185,15 +185,16 @@ static void cancel(tl_ctx_t *ctx, int err, int cause, bool from_parent)
 }
 
 /* The deadline's wake, run by whichever waiter notices it first. */
-static void expire(void *arg)
+static void expire(void *arg, int64_t due)
 {
+    (void)due;
     cancel(arg, ETIMEDOUT, 0, false);
 }
 
 static void expire_if_due(tl_ctx_t *ctx)
 {
     if (ctx->deadline >= 0 && tl_now_ms() >= ctx->deadline)
-        expire(ctx);
+        expire(ctx, ctx->deadline);
 }
 
 /* The memory goes with the done channel: a thread that still holds the

@@ -23,13 +23,17 @@ struct tl_timer {
     bool pending;
 };
 
-static void fire(void *arg)
+/* The value sent is the time the timer was due, as Go's is the time it
+ * fired: not the later moment someone looked at the channel. */
+static void fire(void *arg, int64_t due)
 {
+    (void)due; /* t->when, read under the lock: a Reset may have moved it */
     struct tl_timer *t = arg;
     pthread_mutex_lock(&t->mu);
     int64_t now = tl_now_ms();
     if (t->pending && now >= t->when) {
-        tl_chan_offer(t->ch, &now); /* full: a ticker's receiver fell behind */
+        int64_t fired = t->when;
+        tl_chan_offer(t->ch, &fired); /* full: a ticker's receiver fell behind */
         if (t->period > 0) {
             t->when += t->period * ((now - t->when) / t->period + 1);
             tl_chan_set_wake(t->ch, t->when, fire, t);

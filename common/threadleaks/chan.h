@@ -116,8 +116,9 @@ static inline struct tl_chan_case tl_chan_recv_case(tl_chan_t *ch, void *val)
 int tl_chan_select_at(struct tl_chan_case *cases, int n, int64_t deadline,
                    const char *file, int line);
 
-/* time.After(ms): a channel of capacity 1 that receives the current time
- * (tl_now_ms, as int64_t) once ms milliseconds have passed. No thread and no
+/* time.After(ms): a channel of capacity 1 that receives the time it fired
+ * (on tl_now_ms's clock, as int64_t: the time it was due, however late it is
+ * received) once at least ms milliseconds have passed. No thread and no
  * timer runs meanwhile: whoever waits on it wakes at that time, so dropping
  * the last reference early frees it at once (unlike time.After before Go
  * 1.23, nothing is left running until it fires). Returns NULL with errno

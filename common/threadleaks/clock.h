@@ -21,6 +21,8 @@ int64_t tl_now_ms(void);
 int64_t tl_now_ns(void);
 
 /* The deadline ms milliseconds from now; -1 (for ever) when ms is negative.
+ * Counted from now rounded up to the next millisecond, so that a wait until
+ * it lasts at least ms, as Go's waits do (0 is now: due already).
  * Time arithmetic here saturates: a duration too long to add gives the
  * latest deadline there is, INT64_MAX, which in practice never comes. */
 int64_t tl_deadline_after(int64_t ms);

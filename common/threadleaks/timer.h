@@ -3,8 +3,8 @@
  * the time itself, as with tl_time_after), and after Stop or Reset returns,
  * no value from before it is received.
  *
- * The channel (tl_timer_c, tl_ticker_c) carries the time of the fire as an
- * int64_t from tl_now_ms. It is borrowed: valid until the timer is freed.
+ * The channel (tl_timer_c, tl_ticker_c) carries the time of the fire (the
+ * time it was due, on tl_now_ms's clock) as an int64_t. It is borrowed: valid until the timer is freed.
  * Unlike Go 1.23's, it has capacity 1 and tl_chan_len shows a fired value
  * not yet received (Go reports 0 for both); what a receiver gets is the same.
  */

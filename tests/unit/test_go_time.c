@@ -3,10 +3,12 @@
  * Go original.
  *
  * Deliberately different:
- * - Go's tests that measure how late a timer fires (TestTicker's bounds,
- *   TestSleep) are not ported: speed is the benchmarks' business here. What
- *   is ported checks order and absence: a timer that must not have fired
- *   yet, a value that must not be received.
+ * - Go's tests that measure how late a timer fires (TestTicker's bounds)
+ *   are not ported: speed is the benchmarks' business here. What is ported
+ *   checks order, absence and the least a wait lasts: a timer that must not
+ *   have fired yet, a value that must not be received, a Sleep or an After
+ *   never shorter than asked (TestSleep, TestAfter), a value that is the
+ *   time of the fire (TestAfterTimes, TestTickTimes).
  * - testReset keeps Go's retry with a doubling step, so a busy machine
  *   only makes it slower, never wrong.
  * - Go 1.23's guarantee (no stale value after Stop or Reset) is checked by
@@ -15,6 +17,10 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "go.h"
@@ -277,6 +283,87 @@ START_TEST(many_receivers_of_one_ticker_each_get_their_ticks)
 }
 END_TEST
 
+/* Go's TestSleep: Sleep(d) lasts at least d, measured in nanoseconds. */
+START_TEST(TestSleep)
+{
+    for (int i = 0; i < 50; i++) {
+        int64_t start = now_ns();
+        time_sleep(10);
+        int64_t took = now_ns() - start;
+        ck_assert_msg(took >= 10000000, "time_sleep(10) returned after %.3f ms", took / 1e6);
+    }
+}
+END_TEST
+
+/* Go's TestAfter: <-After(d) comes at least d later, and its value is at
+ * least d after the start. */
+START_TEST(TestAfter)
+{
+    for (int i = 0; i < 50; i++) {
+        int64_t start = now_ns();
+        chan_t *c = time_after(10);
+        int64_t fired;
+        ck_assert(chan_recv(c, &fired));
+        int64_t took = now_ns() - start;
+        chan_release(c);
+        ck_assert_msg(took >= 10000000, "<-time_after(10) came after %.3f ms", took / 1e6);
+        ck_assert_msg(fired * 1000000 >= start + 10000000,
+                      "time_after(10)'s value is %.3f ms after the start", (fired * 1e6 - start) / 1e6);
+    }
+}
+END_TEST
+
+/* Go's TestAfterTimes and TestTickTimes: the value is the time the timer
+ * fired, not the time it was received; here received 100 ms late. */
+START_TEST(TestAfterTimes)
+{
+    int64_t start = now_ms();
+    chan_t *c = time_after(10);
+    int64_t made = now_ms();
+    time_sleep(100);
+    int64_t fired;
+    ck_assert(chan_recv(c, &fired));
+    chan_release(c);
+    ck_assert_msg(fired >= start + 10 && fired <= made + 11,
+                  "time_after(10), received 100 ms later, says it fired %lld ms after it was made",
+                  (long long)(fired - start));
+}
+END_TEST
+
+START_TEST(TestTickTimes)
+{
+    int64_t start = now_ms();
+    ticker_t *t = ticker_new(10);
+    int64_t made = now_ms();
+    time_sleep(100);
+    int64_t fired;
+    ck_assert(chan_recv(ticker_c(t), &fired));
+    ticker_free(t);
+    ck_assert_msg(fired >= start + 10 && fired <= made + 11,
+                  "a 10 ms ticker read 100 ms later says its tick came %lld ms after it was made",
+                  (long long)(fired - start));
+}
+END_TEST
+
+/* Sleep(INT64_MAX) sleeps: clock.h says time arithmetic saturates (it
+ * overflowed, and returned at once). In a child process, which is killed. */
+START_TEST(sleeping_for_ever_does_not_return)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        time_sleep(INT64_MAX);
+        _exit(0);
+    }
+    ck_assert_int_gt(pid, 0);
+    time_sleep(200);
+    int status;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_assert_msg(done == 0, "time_sleep(INT64_MAX) returned within 200 ms");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_time");
@@ -284,6 +371,11 @@ int main(void)
     UNIT_ADD(s, a_reset_reaches_a_thread_already_waiting);
     UNIT_ADD_TIMEOUT(s, resets_while_receivers_look_never_deadlock, 30);
     UNIT_ADD(s, TestAfterStop);
+    UNIT_ADD_TIMEOUT(s, TestSleep, 30);
+    UNIT_ADD_TIMEOUT(s, TestAfter, 30);
+    UNIT_ADD(s, TestAfterTimes);
+    UNIT_ADD(s, TestTickTimes);
+    UNIT_ADD(s, sleeping_for_ever_does_not_return);
     UNIT_ADD_TIMEOUT(s, TestReset, 30);
     UNIT_ADD(s, TestTimerStopStress);
     UNIT_ADD(s, TestChanStopNoStale);
