@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,7 @@ bool request_query_int(const struct request *r, const char *key, long min, long 
                        long fallback, long *out)
 {
     const char *text = request_query(r, key);
-    if (!text) {
+    if (!text || !*text) { /* "?fail" is Go's Get("fail") == "": not given */
         *out = fallback;
         return true;
     }
@@ -469,6 +470,70 @@ static struct job *job_new(struct server *srv, struct evhttp_request *req)
     return job;
 }
 
+/* The value of a hex digit, or -1. */
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* "%41" -> "A" and "+" -> " " in place; false for a bad escape or one that
+ * decodes to a NUL (a C string would end there: "seconds=1%00" is not 1). */
+static bool unescape(char *text)
+{
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        if (*in == '+') {
+            *out++ = ' ';
+        } else if (*in != '%') {
+            *out++ = *in;
+        } else {
+            int hi = hex(in[1]), lo = hi < 0 ? -1 : hex(in[2]);
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return false;
+            *out++ = (char)(hi * 16 + lo);
+            in += 2;
+        }
+    }
+    *out = '\0';
+    return true;
+}
+
+/* net/url's ParseQuery, as r.URL.Query() uses it: pairs split at "&", key
+ * and value at the first "=", each unescaped; an empty pair, one with a
+ * ";" or a bad escape is skipped, not an error, so "?fail", "?&&&&" and
+ * "?=&&=&fail=1" are served as Go serves them. Returns -1 only when a pair
+ * unescapes to a NUL byte, which Go keeps and C cannot: that is refused. */
+static int parse_query(const char *query, struct evkeyvalq *out)
+{
+    TAILQ_INIT(out);
+    char *copy = strdup(query ? query : "");
+    if (!copy)
+        return -1;
+    int result = 0;
+    for (char *pair = copy, *next; pair && result == 0; pair = next) {
+        next = strchr(pair, '&');
+        if (next)
+            *next++ = '\0';
+        if (!*pair || strchr(pair, ';'))
+            continue;
+        char *value = strchr(pair, '=');
+        if (value)
+            *value++ = '\0';
+        else
+            value = pair + strlen(pair);
+        bool has_nul = strstr(pair, "%00") || strstr(value, "%00");
+        if (has_nul)
+            result = -1;
+        else if (unescape(pair) && unescape(value))
+            evhttp_add_header(out, pair, value);
+    }
+    free(copy);
+    return result;
+}
+
 static void on_test(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
@@ -494,9 +559,9 @@ static void on_test(struct evhttp_request *req, void *arg)
         return;
     }
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    if (evhttp_parse_query_str(query ? query : "", &job->query) < 0) {
+    if (parse_query(query, &job->query) < 0) {
         job_free(job);
-        send_error(srv, req, 400, "malformed query string");
+        send_error(srv, req, 400, "a NUL byte (%00) in the query");
         return;
     }
     if (go("handler", run_handler, job) != 0) {
@@ -570,8 +635,9 @@ static void on_trace(struct evhttp_request *req, struct server *srv)
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq params = { 0 };
     double seconds = 1;
-    if (evhttp_parse_query_str(query ? query : "", &params) < 0) {
-        send_error(srv, req, 400, "malformed query string");
+    if (parse_query(query, &params) < 0) {
+        evhttp_clear_headers(&params);
+        send_error(srv, req, 400, "a NUL byte (%00) in the query");
         return;
     }
     const char *text = evhttp_find_header(&params, "seconds");

@@ -63,7 +63,7 @@ void http_error(struct response *w, const char *message, int status);
 /* r.URL.Query().Get(key): the first value of key in the query string, or NULL. */
 const char *request_query(const struct request *r, const char *key);
 
-/* An integer query value: true with *out set when key is absent (to fallback)
+/* An integer query value: true with *out set when key is absent or empty (to fallback)
  * or a decimal in [min, max]; false for anything else, which the handler
  * answers with http_error(w, reason, 400). */
 bool request_query_int(const struct request *r, const char *key, long min, long max,

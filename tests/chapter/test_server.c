@@ -658,6 +658,26 @@ START_TEST(sigint_with_100_requests_in_flight_exits_0_within_1_s)
 }
 END_TEST
 
+/* Query strings as net/url reads them: a malformed pair is skipped, not a
+ * reason to refuse the request (Go serves "?fail", "?&&&&" and
+ * "?=&&=&fail=1" as if they were not there); a NUL byte is refused. */
+START_TEST(malformed_query_pairs_are_ignored_as_go_does)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const char *queries[] = { "?fail", "?&&&&", "?=&&=&x=1", "?a=%zz&b=1", "?a;b=1" };
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        char request[128];
+        snprintf(request, sizeof request, "GET /test%s HTTP/1.0\r\n\r\n", queries[i]);
+        const char *r = exchange(&s, request);
+        ck_assert_msg(status_of(r) == 200, "GET /test%s: %s", queries[i], r);
+    }
+    const char *r = exchange(&s, "GET /debug/trace?seconds=1%00 HTTP/1.0\r\n\r\n");
+    ck_assert_msg(status_of(r) == 400 && strstr(r, "NUL"), "seconds=1%%00: %s", r);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server");
@@ -677,6 +697,7 @@ int main(void)
     UNIT_ADD(s, json_valid_accepts_json_and_nothing_else);
     UNIT_ADD_TIMEOUT(s, a_trace_during_a_burst_is_json_and_shows_the_threads_the_census_saw, 60);
     UNIT_ADD_TIMEOUT(s, one_trace_at_a_time_and_bad_seconds_get_400, 30);
+    UNIT_ADD_TIMEOUT(s, malformed_query_pairs_are_ignored_as_go_does, 20);
     UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
     UNIT_ADD_TIMEOUT(s, accept_backs_off_when_descriptors_run_out, 30);
     UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);
