@@ -1,7 +1,10 @@
-/* WaitGroup: a counter under a mutex, and a condition for its zero. */
+/* WaitGroup: a counter under a mutex, a condition for its zero, and the
+ * number of Waits not yet returned, to catch an Add that starts a new round
+ * too early. */
 #include "threadleaks/waitgroup.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "threadleaks/go.h"
@@ -12,11 +15,16 @@ void tl_wg_add(tl_wg_t *wg, int delta)
 {
     pthread_mutex_lock(&wg->mu);
     int n = wg->n += delta;
+    /* From zero while a Wait has yet to return: Go's rule is that new Adds
+     * happen after every Wait of the round before has returned. */
+    bool misuse = delta > 0 && n == delta && wg->waiters > 0;
     if (n == 0)
         pthread_cond_broadcast(&wg->zero);
     pthread_mutex_unlock(&wg->mu);
     if (n < 0)
         tl_go_panic("sync: negative WaitGroup counter", NULL, 0);
+    if (misuse)
+        tl_go_panic("sync: WaitGroup misuse: Add called concurrently with Wait", NULL, 0);
 }
 
 void tl_wg_done(tl_wg_t *wg)
@@ -28,10 +36,12 @@ void tl_wg_wait_at(tl_wg_t *wg, const char *file, int line)
 {
     pthread_mutex_lock(&wg->mu);
     if (wg->n > 0) {
+        wg->waiters++;
         tl_block(TL_STATE_WG_WAIT, file, line, NULL, 0, -1);
         while (wg->n > 0)
             pthread_cond_wait(&wg->zero, &wg->mu);
         tl_unblock();
+        wg->waiters--;
     }
     pthread_mutex_unlock(&wg->mu);
 }

@@ -7,7 +7,11 @@
  *   under a sanitizer.
  * - TestWaitGroupAlign checks Go's memory layout: not ported.
  */
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "chan.h"
 #include "clock.h"
@@ -133,6 +137,74 @@ START_TEST(a_waiter_shows_in_the_census_as_wg_wait)
 }
 END_TEST
 
+/* Go's TestWaitGroupMisuse2 races for this for a million rounds and is
+ * skipped on small machines. Here the race is won every time: a signal
+ * handler holds the waiter inside tl_wg_wait after its counter reaches zero,
+ * so the Add that starts the next round comes before that Wait returns. */
+static sem_t hold;
+static atomic_bool held;
+
+static void hold_here(int sig)
+{
+    (void)sig;
+    atomic_store(&held, true);
+    while (sem_wait(&hold) != 0) /* never posted: the process panics first */
+        ;
+}
+
+static void *plain_waiter(void *arg)
+{
+    wg_wait(arg);
+    return NULL;
+}
+
+static int is_waiting(void *arg)
+{
+    wg_t *wg = arg;
+    pthread_mutex_lock(&wg->mu);
+    int n = wg->waiters;
+    pthread_mutex_unlock(&wg->mu);
+    return n == 1;
+}
+
+static int is_held(void *arg)
+{
+    (void)arg;
+    return atomic_load(&held);
+}
+
+/* Runs in unit_assert_panics' child, so it says what went wrong on stderr
+ * rather than through Check. */
+static void add_while_a_wait_has_not_returned(void *arg)
+{
+    (void)arg;
+    static wg_t wg = WG_INIT;
+    sem_init(&hold, 0, 0);
+    struct sigaction sa = { .sa_handler = hold_here };
+    sigaction(SIGUSR1, &sa, NULL);
+    wg_add(&wg, 1);
+    pthread_t t;
+    pthread_create(&t, NULL, plain_waiter, &wg);
+    if (!unit_eventually(is_waiting, &wg, 10000)) {
+        fputs("the waiter never reached wg_wait\n", stderr);
+        return;
+    }
+    pthread_kill(t, SIGUSR1);
+    if (!unit_eventually(is_held, NULL, 10000)) {
+        fputs("the waiter's signal handler never ran\n", stderr);
+        return;
+    }
+    wg_done(&wg);
+    wg_add(&wg, 1);
+}
+
+START_TEST(an_add_before_the_last_wait_returns_panics)
+{
+    unit_assert_panics(add_while_a_wait_has_not_returned, NULL,
+                       "sync: WaitGroup misuse: Add called concurrently with Wait");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("go_waitgroup");
@@ -141,5 +213,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, TestWaitGroupRace, 30);
     UNIT_ADD(s, TestWaitGroupGo);
     UNIT_ADD(s, a_waiter_shows_in_the_census_as_wg_wait);
+    UNIT_ADD(s, an_add_before_the_last_wait_returns_panics);
     return unit_run(s);
 }
