@@ -264,6 +264,20 @@ static bool client_gone(evutil_socket_t fd, short what)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* A client that pipelines requests and then half-closes gets every answer,
+ * as from Go. evhttp, which reads the socket even while it writes a reply,
+ * would meet the EOF first and drop the rest; so while a whole request head
+ * waits in the input of a client that has gone, the buffer reads nothing
+ * (a read high-watermark of 1), and evhttp meets the EOF once it has taken
+ * them all. A part of a request is not held for: evhttp sees its EOF. */
+static void hold_eof_for_pipelined(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    bool head = evbuffer_search(in, "\n\r\n", 3, NULL).pos >= 0 ||
+                evbuffer_search(in, "\n\n", 2, NULL).pos >= 0;
+    bufferevent_setwatermark(c->bev, EV_READ, 0, head ? 1 : 0);
+}
+
 static void on_hangup(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -271,6 +285,7 @@ static void on_hangup(evutil_socket_t fd, short what, void *arg)
         return;
     event_del(c->hangup); /* a reset socket stays ready: stop watching it */
     c->gone = true;
+    hold_eof_for_pipelined(c);
     if (c->job)
         ctx_cancel_cause(c->job->r.ctx, ECONNRESET);
     if (c->srv->trace_conn == c) /* nobody is left to read the trace: end it now */
@@ -347,9 +362,12 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 {
     (void)in;
     struct bufferevent *bev = arg;
-    if (info->n_added == 0)
-        return;
     struct conn *c = conn_at(bev);
+    if (info->n_added == 0) { /* evhttp took a request, or part of one */
+        if (c && c->gone)
+            hold_eof_for_pipelined(c);
+        return;
+    }
     if (!c)
         c = conn_new(bev);
     if (c)

@@ -538,6 +538,56 @@ START_TEST(pipelined_requests_are_answered_without_spinning)
 }
 END_TEST
 
+/* A client that pipelines three requests and half-closes at once gets three
+ * replies, as from Go, each to a request whose context the hang-up has
+ * cancelled; then the connection closes. A request cut off by the
+ * half-close is not waited for. */
+static int replies_in(const char *text)
+{
+    int n = 0;
+    for (const char *at = text; (at = strstr(at, "HTTP/1.1 ")); at += 9)
+        n++;
+    return n;
+}
+
+START_TEST(pipelined_requests_then_a_half_close_are_all_answered)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const char *cases[] = { /* a handler's reply, and the loop's own */
+        "GET /test HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char three[256], text[8192];
+        snprintf(three, sizeof three, "%s%s%s", cases[i], cases[i], cases[i]);
+        int fd = raw_send(s.port, three);
+        ck_assert_msg(fd >= 0, "cannot connect");
+        shutdown(fd, SHUT_WR);
+        size_t got = read_until(fd, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+        close(fd);
+        text[got] = '\0';
+        ck_assert_msg(replies_in(text) == 3,
+                      "three pipelined requests then a half-close: %d replies, want 3:\n%s",
+                      replies_in(text), text);
+    }
+    char text[8192];
+    int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\nGET /test HTTP/1.1\r\nHo");
+    ck_assert_msg(fd >= 0, "cannot connect");
+    shutdown(fd, SHUT_WR);
+    size_t got = read_until(fd, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+    struct pollfd p = { fd, POLLIN, 0 };
+    bool closed = poll(&p, 1, 0) == 1 && read(fd, text + got, 1) == 0;
+    close(fd);
+    text[got] = '\0';
+    ck_assert_msg(replies_in(text) == 1 && closed,
+                  "a request then part of one, then a half-close: %d replies (want 1), "
+                  "connection %s:\n%s", replies_in(text), closed ? "closed" : "still open", text);
+    assert_still_serving(&s);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 /* With its descriptor table full of idle connections, the server's accept
  * fails while the listening socket stays readable. It must back off (no
  * busy loop, few log lines) and serve again once descriptors are free. */
@@ -699,6 +749,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, one_trace_at_a_time_and_bad_seconds_get_400, 30);
     UNIT_ADD_TIMEOUT(s, malformed_query_pairs_are_ignored_as_go_does, 20);
     UNIT_ADD_TIMEOUT(s, pipelined_requests_are_answered_without_spinning, 30);
+    UNIT_ADD_TIMEOUT(s, pipelined_requests_then_a_half_close_are_all_answered, 30);
     UNIT_ADD_TIMEOUT(s, accept_backs_off_when_descriptors_run_out, 30);
     UNIT_ADD_TIMEOUT(s, max_inflight_answers_503_past_the_limit, 20);
     UNIT_ADD_TIMEOUT(s, bad_flags_print_usage_and_exit_2, 20);
