@@ -185,7 +185,8 @@ struct conn {
     struct bufferevent *bev;
     int fd;
     bool judged; /* the request line at the head of the input is judged */
-    int status;  /* Go's answer to its version: 0 (serve it), 400 or 505 */
+    int status;  /* Go's answer to its line: 0 (serve it), 400 or 505 */
+    bool bad_method; /* the 400 is for its method, not its version */
     bool owed;   /* a reply sent while stopping is not written yet */
     struct event *hangup; /* the watch, on hangup_fd */
     int hangup_fd;
@@ -228,27 +229,75 @@ static int version_status(const char *v, size_t len)
     return v[5] == '1' ? 0 : 505;
 }
 
+/* Go's validMethod: a token, as RFC 7230 spells one. */
+static bool is_token(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(ch >= '0' && ch <= '9') && !(ch >= 'A' && ch <= 'Z') && !(ch >= 'a' && ch <= 'z') &&
+            !strchr("!#$%&'*+-.^_`|~", ch))
+            return false;
+    }
+    return true;
+}
+
+/* Whether evhttp reads this method itself: it knows nine, in capitals. */
+static bool evhttp_knows(const char *m, size_t len)
+{
+    static const char *const known[] = { "GET",   "POST",  "HEAD",    "PUT",  "DELETE",
+                                         "OPTIONS", "TRACE", "CONNECT", "PATCH" };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
+            return true;
+    return false;
+}
+
+/* Judges the line at the head of the input as Go's readRequest would (its
+ * method, then its version) and rewrites what evhttp would answer itself:
+ * with a bare 501 for a method it does not know ("get", "FOO", which Go
+ * serves), with a bare 400 for some versions (and after a CONNECT it would
+ * keep the connection, the next line unjudged). evhttp reads a method it
+ * does not know as POST, which is not GET, and never HEAD, as Go reads it;
+ * a refused line as GET, HTTP/1.1, and refused() answers for it. */
 static void judge_request_line(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     size_t eol_len;
     struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-    char line[MAX_HEADERS + 8];
+    char line[MAX_HEADERS + 8], fixed[MAX_HEADERS + 16];
     if (c->judged || eol.pos < 0 || (size_t)eol.pos > MAX_HEADERS)
         return; /* not all here yet, or too long: evhttp answers that itself */
     size_t len = (size_t)eol.pos;
     evbuffer_copyout(in, line, len);
+    char *sp = memchr(line, ' ', len);
     char *v = version_in(line, len);
-    c->status = v ? version_status(v, (size_t)(line + len - v)) : 0;
+    size_t method_len = sp ? (size_t)(sp - line) : 0;
     c->judged = true;
-    if (c->status) {
-        /* evhttp would answer some of these itself, with a bare 400 (and
-         * after a CONNECT keep the connection, the next line unjudged): let
-         * it read the line as HTTP/1.1, and refused() answers for it. */
-        memcpy(v, "HTTP/1.1", 8);
-        evbuffer_drain(in, len);
-        evbuffer_prepend(in, line, (size_t)(v + 8 - line));
+    c->bad_method = sp && !is_token(line, method_len);
+    c->status = c->bad_method ? 400 : v ? version_status(v, (size_t)(line + len - v)) : 0;
+    bool foreign = sp && !evhttp_knows(line, method_len);
+    if (!foreign && !c->status)
+        return;
+    const char *method = c->status ? "GET" : "POST";
+    size_t n = 0;
+    if (foreign) {
+        memcpy(fixed, method, strlen(method));
+        n = strlen(method);
+    } else {
+        memcpy(fixed, line, method_len);
+        n = method_len;
     }
+    size_t rest = (size_t)((c->status && v ? v : line + len) - sp);
+    memcpy(fixed + n, sp, rest);
+    n += rest;
+    if (c->status && v) {
+        memcpy(fixed + n, "HTTP/1.1", 8);
+        n += 8;
+    }
+    evbuffer_drain(in, len);
+    evbuffer_prepend(in, fixed, n);
 }
 
 /* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
@@ -695,7 +744,7 @@ static const char *refused(struct evhttp_request *req, int *status)
     else /* no record (out of memory): what evhttp made of it */
         *status = req->major < 0 || req->minor < 0 ? 400 : req->major == 1 ? 0 : 505;
     if (*status == 400)
-        return "malformed HTTP version";
+        return c && c->judged && c->bad_method ? "invalid method" : "malformed HTTP version";
     if (*status == 505)
         return "unsupported protocol version";
     *status = 400;

@@ -201,6 +201,34 @@ START_TEST(wrong_methods_and_paths_get_405_and_404)
 }
 END_TEST
 
+/* Methods are case-sensitive tokens, as in net/http: "get" is not GET but
+ * is routed as any other method is (evhttp alone answered 501 to all it does
+ * not know), and a method that is no token is refused with Go's words. */
+START_TEST(methods_are_read_as_net_http_reads_them)
+{
+    struct server s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const char *cases[][3] = {
+        { "get /test HTTP/1.1\r\nHost: x\r\n\r\n", "405", "only GET is served here" },
+        { "FOO /test HTTP/1.1\r\nHost: x\r\n\r\n", "405", "only GET is served here" },
+        { "head /test HTTP/1.1\r\nHost: x\r\n\r\n", "405", "only GET is served here" },
+        { "get /debug/trace HTTP/1.1\r\nHost: x\r\n\r\n", "405", "only GET is served here" },
+        { "get /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", "404", "not found" },
+        { "G(T /test HTTP/1.1\r\nHost: x\r\n\r\n", "400", "invalid method" },
+        { "GET /test HTTP/1.1\r\nHost: x\r\n\r\n", "200", "ok" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *r = exchange(&s, cases[i][0]);
+        const char *body = strstr(r, "\r\n\r\n");
+        ck_assert_msg(status_of(r) == atoi(cases[i][1]) && body && strstr(body, cases[i][2]),
+                      "%.*s: want %s \"%s\", got:\n%s", (int)strcspn(cases[i][0], "\r"),
+                      cases[i][0], cases[i][1], cases[i][2], r);
+    }
+    assert_still_serving(&s);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 START_TEST(a_thousand_concurrent_connections_are_all_answered)
 {
     struct server s;
@@ -737,6 +765,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, a_100_kb_header_gets_400, 20);
     UNIT_ADD_TIMEOUT(s, a_client_that_hangs_up_mid_request_is_harmless, 20);
     UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
+    UNIT_ADD_TIMEOUT(s, methods_are_read_as_net_http_reads_them, 20);
     UNIT_ADD_TIMEOUT(s, a_thousand_concurrent_connections_are_all_answered, 30);
     UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_request_and_its_worker, 20);
     UNIT_ADD_TIMEOUT(s, a_close_cancels_the_request_within_10_ms, 30);
