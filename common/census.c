@@ -64,11 +64,59 @@ static int start_err;
  * without the wait it reads first as often as not, and nothing is seen. */
 static long late_wake_ms;
 
+/* fork: the child has one thread, the one that forked. Every lock a child
+ * could need (the registry, each record, the trace's) is held across the
+ * fork, in the order threads take them, so no copy is held by a thread the
+ * child does not have; the child then keeps only the record of the thread
+ * that forked, if tl_go started it, under its new thread id. */
+static pid_t forking_tid;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (struct record *r = registry; r; r = r->next)
+        pthread_mutex_lock(&r->mu);
+    tl_trace_fork_prepare();
+    forking_tid = (pid_t)syscall(SYS_gettid);
+}
+
+static void fork_parent(void)
+{
+    tl_trace_fork_parent();
+    for (struct record *r = registry; r; r = r->next)
+        pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void fork_child(void)
+{
+    tl_trace_fork_child();
+    struct record *mine = NULL, *next;
+    for (struct record *r = registry; r; r = next) {
+        next = r->next;
+        if (r->tid == forking_tid) {
+            mine = r;
+            continue;
+        }
+        free(r); /* its thread is not in this process */
+    }
+    registry = mine;
+    registered = mine ? 1 : 0;
+    if (mine) {
+        mine->prev = mine->next = NULL;
+        mine->tid = (pid_t)syscall(SYS_gettid);
+        pthread_mutex_unlock(&mine->mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
 static void start_watching(void)
 {
     const char *late = getenv("TL_LATE_WAKE_MS");
     late_wake_ms = late ? atol(late) : 0;
     start_err = tl_hook_set(&census_hook);
+    if (!start_err)
+        start_err = pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 int tl_census_start(void)

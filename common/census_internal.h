@@ -23,6 +23,14 @@ void tl_trace_blocked(unsigned generation, pid_t tid, const char *state, const c
 void tl_trace_woke(unsigned generation, pid_t tid);
 void tl_trace_exited(unsigned generation, pid_t tid);
 
+/* For census.c's fork handlers, which take the census's locks and then the
+ * trace's (the order every thread takes them in): the trace's lock is held
+ * across a fork, so that the child's copy is not held by a thread the child
+ * does not have. */
+void tl_trace_fork_prepare(void);
+void tl_trace_fork_parent(void);
+void tl_trace_fork_child(void);
+
 /* One thread started with tl_go(), as tl_census_trace_found shows it. */
 struct tl_census_thread {
     pid_t tid;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +53,42 @@ static pthread_once_t running_once = PTHREAD_ONCE_INIT;
 static int running;
 static int waiting_for_all; /* threads in tl_go_wait_all: only they need a signal */
 
-static void running_init(void)
+static _Thread_local bool is_go_thread; /* started by tl_go */
+
+static void cond_init(void)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&running_cond, &attr);
     pthread_condattr_destroy(&attr);
+}
+
+/* fork: the count is held across it, and the child, whose one thread is
+ * the one that forked, counts that thread alone if tl_go started it. Its
+ * condition is made anew: waiters of the parent's are not in the child. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&running_mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&running_mu);
+}
+
+static void fork_child(void)
+{
+    running = is_go_thread ? 1 : 0;
+    waiting_for_all = 0;
+    cond_init();
+    pthread_mutex_unlock(&running_mu);
+}
+
+static void running_init(void)
+{
+    cond_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void count_one(int delta)
@@ -114,6 +144,7 @@ static void *trampoline(void *p)
     struct start s = *(struct start *)p;
     free(p);
     pthread_setname_np(pthread_self(), s.name);
+    is_go_thread = true;
     my_hook = atomic_load(&hook);
     hooked = my_hook ? my_hook->start(s.name, s.created) : NULL;
     s.fn(s.arg);

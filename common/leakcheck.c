@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@ struct tl_leakcheck {
     int nknown;
     struct list names, created_by;
     int64_t wait_ms;
+    pid_t pid; /* the process that began the check */
 };
 
 /* The kernel's thread ids of this process, sorted; -1 with errno set. */
@@ -119,6 +121,7 @@ tl_leakcheck_t *tl_leakcheck_begin(void)
         return NULL;
     }
     c->wait_ms = TL_LEAKCHECK_WAIT_MS;
+    c->pid = getpid();
     if ((c->nknown = thread_ids(&c->known)) < 0 ||
         !(c->started = malloc((size_t)(c->nknown + 1) * sizeof *c->started))) {
         int saved = c->nknown < 0 ? errno : ENOMEM;
@@ -210,8 +213,11 @@ static int leaks(const tl_leakcheck_t *c, pid_t **out)
     int n = thread_ids(&ids), m = 0;
     if (n < 0)
         return -1;
+    /* In a child forked since the check began, the thread that forked has the
+     * child's pid for its id: the thread the parent knew, not a new one. */
+    pid_t forked = getpid() != c->pid ? getpid() : 0;
     for (int i = 0; i < n; i++)
-        if (!known(c, ids[i]) && !ignored(c, ids[i]))
+        if (ids[i] != forked && !known(c, ids[i]) && !ignored(c, ids[i]))
             ids[m++] = ids[i];
     *out = ids;
     return m;

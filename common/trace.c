@@ -32,6 +32,21 @@ static size_t nevents, capacity;
 static long dropped;
 static int64_t began;
 
+void tl_trace_fork_prepare(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+void tl_trace_fork_parent(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+void tl_trace_fork_child(void)
+{
+    pthread_mutex_unlock(&mu); /* the forking thread took it: it is the child's */
+}
+
 bool tl_trace_recording(void)
 {
     return atomic_load_explicit(&on, memory_order_relaxed);
