@@ -53,7 +53,7 @@
 #include "burst.h"
 #include "census.h"
 #include "clock.h"
-#include "proc.h"
+#include "expect.h"
 #include "unit.h"
 
 static double env_number(const char *name, double fallback)
@@ -82,7 +82,7 @@ static bool judged_as_fixed(void)
 }
 
 /* Why a server that should be running is not, or NULL if it is. */
-static const char *death(struct server *s)
+static const char *death(struct child *s)
 {
     static char text[20000];
     if (server_alive(s))
@@ -92,7 +92,7 @@ static const char *death(struct server *s)
     return text;
 }
 
-static void assert_alive(struct server *s)
+static void assert_alive(struct child *s)
 {
     const char *why = death(s);
     server_assert(why == NULL, "%s", why);
@@ -100,7 +100,7 @@ static void assert_alive(struct server *s)
 
 /* ---- the burst ---- */
 
-static struct burst_result fire(struct server *s, int requests)
+static struct burst_result fire(struct child *s, int requests)
 {
     struct burst b = {
         .host = "127.0.0.1",
@@ -148,7 +148,7 @@ START_TEST(leaky_keeps_its_threads)
     double leak = env_number("CHAPTER_LEAK", 1);
     time_scale_set(scale);
 
-    struct server s;
+    struct child s;
     server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     fire(&s, requests);
@@ -173,7 +173,7 @@ START_TEST(fixed_returns_to_its_baseline)
     int requests = (int)env_number("CHAPTER_REQUESTS", 100);
     time_scale_set(scale);
 
-    struct server s;
+    struct child s;
     server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     fire(&s, requests);
@@ -198,7 +198,7 @@ struct lateness {
     char dump[2100];
 };
 
-static void how_late(struct server *s, int want, int64_t since, struct lateness *l)
+static void how_late(struct child *s, int want, int64_t since, struct lateness *l)
 {
     snprintf(l->dump, sizeof l->dump, "%s", threads_dump(s->port));
     int64_t at;
@@ -233,7 +233,7 @@ enum { HANGING_UP = 5 };
 static void hang_up_before_the_failure(const char *path)
 {
     time_scale_set(2);
-    struct server s;
+    struct child s;
     server_start(&s, path, 2, NULL, NULL);
     int before = census_threads_of(s.pid);
     for (int fail = 0; fail < 3; fail++) {
@@ -266,7 +266,7 @@ static void hang_up_before_the_failure(const char *path)
 static void wait_for_the_failure(const char *path, double scale)
 {
     time_scale_set(scale);
-    struct server s;
+    struct child s;
     server_start(&s, path, scale, NULL, NULL);
     int before = census_threads_of(s.pid);
     for (int fail = 0; fail < 3; fail++) {
@@ -407,7 +407,7 @@ static void db_stop(struct answering_db *db)
 
 /* The "worker ...: N" lines the server printed after offset: how many times
  * each id 0 to 9 came, and the lines themselves. */
-static void worker_ids(struct server *s, long offset, int count[10], char *lines, size_t size)
+static void worker_ids(struct child *s, long offset, int count[10], char *lines, size_t size)
 {
     memset(count, 0, 10 * sizeof count[0]);
     lines[0] = '\0';
@@ -431,7 +431,7 @@ static bool ids_complete(const int count[10])
     return count[0] >= 1 && count[1] >= 1 && count[2] >= 1;
 }
 
-static bool has_line(struct server *s, long offset, const char *line)
+static bool has_line(struct child *s, long offset, const char *line)
 {
     const char *out = server_stdout(s) + offset;
     size_t n = strlen(line);
@@ -454,7 +454,7 @@ static const char *shown(const char *body)
 
 static void play(const char *path, double scale, const struct expect *e)
 {
-    struct server s;
+    struct child s;
     struct answering_db db = { .listener = -1 };
     char db_addr[64];
     if (e->db_answers) {
@@ -555,7 +555,7 @@ static bool replied_within(int fd, int64_t ms)
     return strstr(text, "\r\n\r\n") != NULL;
 }
 
-static bool claims_work_done(struct server *s, long offset)
+static bool claims_work_done(struct child *s, long offset)
 {
     const char *out = server_stdout(s) + offset;
     return has_line(s, offset, "done") || strstr(out, "worker done") != NULL;
@@ -569,7 +569,7 @@ START_TEST(obeys_a_hang_up_at_once)
     int bound = 100 * unit_slowdown();
     time_scale_set(1);
 
-    struct server s;
+    struct child s;
     server_start(&s, path, 1, NULL, NULL);
     long offset = (long)strlen(server_stdout(&s));
     int before = census_threads_of(s.pid);
@@ -642,7 +642,7 @@ static void *send_signal(void *arg)
  * At time scale 10 no request of the story ends by itself meanwhile. */
 static void shutdown_with_requests_in_flight(const char *path, int sig)
 {
-    struct server s;
+    struct child s;
     server_start(&s, path, 10, NULL, NULL);
     struct signaller g = { .pid = s.pid, .sig = sig, .inflight = unit_slowdown() > 1 ? 100 : 500 };
     ck_assert_int_eq(pthread_create(&g.thread, NULL, send_signal, &g), 0);
@@ -692,7 +692,7 @@ START_TEST(no_thread_for_the_work_is_503)
 {
     const char *path = env_text("CHAPTER_SERVER");
     time_scale_set(0.01);
-    struct server s;
+    struct child s;
     server_start(&s, path, 0.01, NULL, NULL);
     const char *how;
     if (thread_limit(s.pid, 1, &how) != 0) {

@@ -18,7 +18,7 @@
 #include "census.h"
 #include "clock.h"
 #include "json.h"
-#include "proc.h"
+#include "expect.h"
 #include "unit.h"
 
 static const char *server_path(void)
@@ -30,7 +30,7 @@ static const char *server_path(void)
 
 static char reply[1 << 16];
 
-static const char *exchange(const struct server *s, const char *request)
+static const char *exchange(const struct child *s, const char *request)
 {
     raw_exchange(s->port, request, strlen(request), reply, sizeof reply);
     return reply;
@@ -43,7 +43,7 @@ static int status_of(const char *r)
 }
 
 /* GET /test still answers 200 "ok" (the story is fast at this scale). */
-static void assert_still_serving(const struct server *s)
+static void assert_still_serving(const struct child *s)
 {
     const char *r = exchange(s, "GET /test HTTP/1.0\r\nHost: x\r\n\r\n");
     ck_assert_msg(status_of(r) == 200, "after that, GET /test got: %s", r);
@@ -52,7 +52,7 @@ static void assert_still_serving(const struct server *s)
 
 START_TEST(a_malformed_request_line_gets_400)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *r = exchange(&s, "GARBAGE\r\n\r\n");
     ck_assert_msg(status_of(r) == 400, "got: %s", r);
@@ -65,7 +65,7 @@ END_TEST
  * with its status, and never echoed back in the status line. */
 START_TEST(requests_go_refuses_are_refused_with_its_status)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const struct {
         const char *request;
@@ -104,7 +104,7 @@ END_TEST
  * however the lines arrive. */
 START_TEST(each_pipelined_request_is_judged_by_its_own_line)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const struct {
         const char *requests;
@@ -158,7 +158,7 @@ END_TEST
 
 START_TEST(a_100_kb_header_gets_400)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     size_t big = 100 * 1024;
     char *request = malloc(big + 128);
@@ -175,7 +175,7 @@ END_TEST
 
 START_TEST(a_client_that_hangs_up_mid_request_is_harmless)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     for (int i = 0; i < 20; i++) {
         int fd = raw_send(s.port, "GET /te");
@@ -189,7 +189,7 @@ END_TEST
 
 START_TEST(wrong_methods_and_paths_get_405_and_404)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *r = exchange(&s, "POST /test HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
     ck_assert_msg(status_of(r) == 405, "got: %s", r);
@@ -206,7 +206,7 @@ END_TEST
  * not know), and a method that is no token is refused with Go's words. */
 START_TEST(methods_are_read_as_net_http_reads_them)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *cases[][3] = {
         { "get /test HTTP/1.1\r\nHost: x\r\n\r\n", "405", "only GET is served here" },
@@ -231,7 +231,7 @@ END_TEST
 
 START_TEST(a_thousand_concurrent_connections_are_all_answered)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
                        .requests = 1000, .concurrency = 1000, .hangup_ms = -1,
@@ -247,7 +247,7 @@ END_TEST
 /* At scale 1 the worker would run 10 s: only the hang-up can end it sooner. */
 START_TEST(a_hang_up_cancels_the_request_and_its_worker)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     struct burst b = { .host = "127.0.0.1", .port = s.port, .path = "/test",
@@ -266,7 +266,7 @@ END_TEST
 /* One request to chapter 01's fixed server at scale 1 (10 s of work ahead, so
  * only the hang-up can end it), then the client leaves as how says. Returns
  * the ms from the hang-up until the request's two threads are gone. */
-static int64_t time_a_hang_up(const struct server *s, int before, enum hangup how)
+static int64_t time_a_hang_up(const struct child *s, int before, enum hangup how)
 {
     int fd = raw_send(s->port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n");
     ck_assert_int_ge(fd, 0);
@@ -294,7 +294,7 @@ static int by_value(const void *a, const void *b)
  * (times the sanitizer slowdown). */
 static void assert_hang_ups_cancel_at_once(enum hangup how)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     int64_t ms[10];
@@ -332,7 +332,7 @@ END_TEST
  * At scale 0.1 that request would end by itself 1 s on. */
 START_TEST(a_hang_up_cancels_the_second_request_of_a_kept_alive_connection)
 {
-    struct server s;
+    struct child s;
     time_scale_set(0.1);
     server_start(&s, server_path(), 0.1, NULL, NULL);
     int before = census_threads_of(s.pid);
@@ -410,7 +410,7 @@ static int lines_with(const char *text, const char *a, const char *b)
  * (3 s, times the sanitizer slowdown) outlasts the hang-up and the exits. */
 START_TEST(a_trace_during_a_burst_is_json_and_shows_the_threads_the_census_saw)
 {
-    struct server s;
+    struct child s;
     time_scale_set(0.5);
     server_start(&s, server_path(), 0.5, NULL, NULL);
     int before = census_threads_of(s.pid);
@@ -468,7 +468,7 @@ END_TEST
 /* Two recordings asked for at once: one is made, the other gets 409. */
 START_TEST(one_trace_at_a_time_and_bad_seconds_get_400)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, NULL, NULL);
     ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=0 HTTP/1.0\r\n\r\n")), 400);
     ck_assert_int_eq(status_of(exchange(&s, "GET /debug/trace?seconds=61 HTTP/1.0\r\n\r\n")), 400);
@@ -516,7 +516,7 @@ static long cpu_over_a_second(pid_t pid)
  * again and the loop spins. */
 START_TEST(a_reset_connection_costs_no_cpu)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     for (int i = 0; i < 5; i++) {
@@ -538,7 +538,7 @@ END_TEST
  * them. */
 START_TEST(pipelined_requests_are_answered_without_spinning)
 {
-    struct server s;
+    struct child s;
     time_scale_set(0.1);
     server_start(&s, server_path(), 0.1, NULL, NULL);
     int before = census_threads_of(s.pid);
@@ -580,7 +580,7 @@ static int replies_in(const char *text)
 
 START_TEST(pipelined_requests_then_a_half_close_are_all_answered)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *cases[] = { /* a handler's reply, and the loop's own */
         "GET /test HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -621,7 +621,7 @@ END_TEST
  * busy loop, few log lines) and serve again once descriptors are free. */
 START_TEST(accept_backs_off_when_descriptors_run_out)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     struct rlimit small = { 64, 64 };
     ck_assert_int_eq(prlimit(s.pid, RLIMIT_NOFILE, &small, NULL), 0);
@@ -648,7 +648,7 @@ END_TEST
 
 START_TEST(max_inflight_answers_503_past_the_limit)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, "--max-inflight", "5");
     /* At scale 1 each request holds its place for 10 s, until its client
      * hangs up: the first 5 fill the server, the other 5 are turned away. */
@@ -714,7 +714,7 @@ static int one_second(void)
 
 START_TEST(sigint_with_100_requests_in_flight_exits_0_within_1_s)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 1, NULL, NULL);
     int before = census_threads_of(s.pid);
     /* 100 clients that stay: each leaves a handler and a worker running. */
@@ -741,7 +741,7 @@ END_TEST
  * "?=&&=&fail=1" as if they were not there); a NUL byte is refused. */
 START_TEST(malformed_query_pairs_are_ignored_as_go_does)
 {
-    struct server s;
+    struct child s;
     server_start(&s, server_path(), 0.001, NULL, NULL);
     const char *queries[] = { "?fail", "?&&&&", "?=&&=&x=1", "?a=%zz&b=1", "?a;b=1" };
     for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {

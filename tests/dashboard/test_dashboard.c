@@ -12,7 +12,7 @@
 
 #include "census.h"
 #include "clock.h"
-#include "proc.h"
+#include "expect.h"
 #include "unit.h"
 
 static char reply[1 << 17];
@@ -22,7 +22,7 @@ static int status_of(const char *r)
     return strncmp(r, "HTTP/1.", 7) == 0 ? atoi(r + 9) : 0;
 }
 
-static int call(const struct server *s, const char *method, const char *path)
+static int call(const struct child *s, const char *method, const char *path)
 {
     char request[512];
     snprintf(request, sizeof request, "%s %s HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
@@ -31,13 +31,13 @@ static int call(const struct server *s, const char *method, const char *path)
     return status_of(reply);
 }
 
-static void start(struct server *s)
+static void start(struct child *s)
 {
     server_start(s, getenv("DASHBOARD"), 0.2, "--build", getenv("BUILD_DIR"));
 }
 
 /* The state's pids, and the last sample's thread counts (-1 if none yet). */
-static void state(const struct server *s, int pid[2], int threads[2])
+static void state(const struct child *s, int pid[2], int threads[2])
 {
     ck_assert_int_eq(call(s, "GET", "/api/state"), 200);
     const char *p = strstr(reply, "\"pids\":[");
@@ -55,7 +55,7 @@ static void state(const struct server *s, int pid[2], int threads[2])
 
 START_TEST(the_burst_button_raises_leaky_and_fixed_comes_back)
 {
-    struct server s;
+    struct child s;
     start(&s);
     int pid[2], threads[2];
     int64_t deadline = deadline_after(10000 * unit_slowdown());
@@ -135,7 +135,7 @@ static int servers_of(const char *dir)
  * middle of a switch takes the servers it was starting with it. */
 START_TEST(a_stopped_dashboard_leaves_no_server)
 {
-    struct server s;
+    struct child s;
     server_start(&s, getenv("DASHBOARD"), 0.37, "--build", getenv("BUILD_DIR"));
     ck_assert_int_eq(call(&s, "POST", "/api/chapter?nn=02"), 202);
     int64_t deadline = deadline_after(10000 * unit_slowdown());
@@ -164,7 +164,7 @@ END_TEST
 
 START_TEST(bad_requests_get_a_clear_answer)
 {
-    struct server s;
+    struct child s;
     start(&s);
     ck_assert_int_eq(call(&s, "POST", "/api/chapter?nn=9"), 400);
     ck_assert_msg(strstr(reply, "01 to 06"), "%s", reply);
@@ -194,7 +194,7 @@ END_TEST
 
 START_TEST(the_chapter_switcher_starts_the_other_chapter)
 {
-    struct server s;
+    struct child s;
     start(&s);
     int pid[2], threads[2];
     state(&s, pid, threads);

@@ -1,14 +1,15 @@
-/* A chapter's server as a child process, for the tests: started on port 0,
+/* A chapter's server as a child process, for the tests and the tools:
+ * started on port 0,
  * found by its "listening on" line, stopped with a signal, talked to over
  * plain sockets. Its stdout and stderr go to files, so that it never blocks
  * on a full pipe and a test can read what it said. */
-#ifndef TESTS_CHAPTER_PROC_H
-#define TESTS_CHAPTER_PROC_H
+#ifndef TOOLS_PROC_PROC_H
+#define TOOLS_PROC_PROC_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-struct server {
+struct child {
     pid_t pid;
     int port;
     int status; /* from waitpid, once it has exited */
@@ -22,53 +23,33 @@ struct server {
  * The server starts with no signal blocked and gets SIGTERM when the thread
  * that called this ends (PR_SET_PDEATHSIG): call it from a thread that lives
  * as long as the server should. */
-int server_spawn(struct server *s, const char *path, double scale, const char *extra,
+int server_spawn(struct child *s, const char *path, double scale, const char *extra,
                  const char *value);
-
-/* server_spawn, failing the test if the server does not start. */
-void server_start(struct server *s, const char *path, double scale, const char *extra,
-                  const char *value);
 
 /* Sends sig (0: none, it was sent already) and waits up to ms for the exit;
  * returns whether it exited (then s->status holds its wait status). A server
  * still running is killed. */
-int server_stop(struct server *s, int sig, int ms);
-
-/* SIGTERM; the server must exit 0 within 5 s (its bound is 1 s: the rest is
- * room for a slow machine). Then removes its files. Fails the test if not. */
-void server_stop_cleanly(struct server *s);
+int server_stop(struct child *s, int sig, int ms);
 
 /* The whole of what the server wrote to stderr so far (static storage). */
-const char *server_stderr(const struct server *s);
+const char *server_stderr(const struct child *s);
 
 /* The same for stdout (a second static buffer). */
-const char *server_stdout(const struct server *s);
+const char *server_stdout(const struct child *s);
 
 /* Whether the server is still running (if not, it is reaped and s->status
  * says how it ended). */
-int server_alive(struct server *s);
-
-/* ck_assert_msg for a test that runs servers: when cond is false, formats the
- * message (a dump in it is taken while the server still runs), stops every
- * server the test started with SIGTERM, so that a sanitizer in them still
- * reports what it found, and fails. Check ends a failed test with _exit, so
- * nothing would stop them afterwards. */
-#define server_assert(cond, ...)       \
-    do {                               \
-        if (!(cond))                   \
-            server_fail(__VA_ARGS__);  \
-    } while (0)
-_Noreturn void server_fail(const char *format, ...);
+int server_alive(struct child *s);
 
 /* Stops and cleans up every server this process started and has not. */
 void servers_stop_all(void);
 
 /* How it ended, in words: "exit code 1", "killed by SIGSEGV" (static). */
-const char *server_exit_text(const struct server *s);
+const char *server_exit_text(const struct child *s);
 
 /* Removes the output files. With CHAPTER_LOG_DIR set they are made in that
  * folder and stay, for ./lab check to read what the servers said. */
-void server_cleanup(struct server *s);
+void server_cleanup(struct child *s);
 
 /* Sends len bytes to the server, then reads its answer until it closes the
  * connection, 2 s pass or reply_size - 1 bytes came. Returns the length. */

@@ -326,7 +326,7 @@ static void bench_channels(void)
 
 /* ---- servers, as processes ---- */
 
-static int start_server(struct server *p, const char *path, double scale, const char *extra)
+static int start_server(struct child *p, const char *path, double scale, const char *extra)
 {
     if (server_spawn(p, path, scale, extra, NULL) == 0)
         return 0;
@@ -335,7 +335,7 @@ static int start_server(struct server *p, const char *path, double scale, const 
     return -1;
 }
 
-static void stop_server(struct server *p)
+static void stop_server(struct child *p)
 {
     server_stop(p, SIGTERM, 5000);
     server_cleanup(p);
@@ -390,7 +390,7 @@ static double bench_server(const char *build, const char *extra, const char *lab
 {
     char path[512];
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
-    struct server p;
+    struct child p;
     if (start_server(&p, path, 0.000001, extra) < 0)
         return 0;
     struct keepalive_result r;
@@ -423,7 +423,7 @@ static void bench_hangup(const char *build)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/04-timeout-fix/fixed", build);
-    struct server p;
+    struct child p;
     if (start_server(&p, path, 1, NULL) < 0)
         return;
     int base = census_threads_of(p.pid);
@@ -466,7 +466,7 @@ static int settle(pid_t pid, int want)
 static void bench_leak_cost(const char *build)
 {
     char path[512];
-    struct server p;
+    struct child p;
     printf("\nwhat a leak costs\n");
     snprintf(path, sizeof path, "%s/02-channel-block/leaky", build);
     if (start_server(&p, path, 1, NULL) == 0) {

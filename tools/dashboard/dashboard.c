@@ -1,7 +1,7 @@
 /* dashboard: the page a trainer projects (./lab dashboard NN).
  *
  * Runs chapter NN's leaky and fixed servers side by side and serves, on
- * 127.0.0.1, a static page (tests/dashboard/page) and a small JSON API:
+ * 127.0.0.1, a static page (tools/dashboard/page) and a small JSON API:
  *
  *     GET  /api/state?since=SEQ   samples after SEQ (kernel thread counts, CPU,
  *                                 RSS, ten a second), markers, both dumps, and
@@ -92,7 +92,7 @@ static struct {
     char page[512];
     double scale;
     char dir[64];          /* the chapter's folder, "05-fanout-cancel" */
-    struct server srv[2];  /* leaky, fixed */
+    struct child srv[2];  /* leaky, fixed */
     bool up;               /* both servers run */
     bool switching;
     _Atomic int64_t t0;    /* now_ms when the chapter started (buttons read it unlocked) */
@@ -145,7 +145,7 @@ static bool chapter_dir(int nn, char *dir, size_t size)
  * forked here dies with the dashboard, however the dashboard ends. */
 struct spawn {
     const char *path;
-    struct server *srv;
+    struct child *srv;
     int result;
     chan_t *done;
 };
@@ -174,7 +174,7 @@ static int spawner_start(void)
     return pthread_detach(t);
 }
 
-static int spawn_server(struct server *srv, const char *path)
+static int spawn_server(struct child *srv, const char *path)
 {
     struct spawn job = { path, srv, -1, chan_make(1, 0) };
     if (!job.done)
@@ -189,7 +189,7 @@ static int spawn_server(struct server *srv, const char *path)
 /* Called with d.switching set and the servers down. */
 static void start_chapter(const char *dir)
 {
-    struct server srv[2];
+    struct child srv[2];
     char error[sizeof d.error] = "";
     int started = 0;
     for (int k = 0; k < 2; k++) {
@@ -227,7 +227,7 @@ static void stop_chapter(void)
 {
     pthread_mutex_lock(&d.mu);
     bool up = d.up;
-    struct server srv[2] = { d.srv[0], d.srv[1] };
+    struct child srv[2] = { d.srv[0], d.srv[1] };
     d.up = false;
     pthread_mutex_unlock(&d.mu);
     if (!up)
