@@ -1,6 +1,6 @@
 /* go: a detached thread per call, its stack, its signal mask, the count of
- * those still running, and the hook (hook.h) that tells a layer above what
- * they do. */
+ * those still running. The hook (hook.c) learns of each; tl_go_with, which
+ * needs channels and contexts, is go_with.c, above them. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "threadleaks/go.h"
 
@@ -17,33 +17,7 @@
 
 #include "threadleaks/clock.h"
 #include "threadleaks/hook.h"
-
-/* ---- the hook ---- */
-
-static _Atomic(const struct tl_hook *) hook;
-static _Thread_local const struct tl_hook *my_hook; /* the hook that knows this thread */
-static _Thread_local void *hooked;                  /* and what it keeps for it */
-
-int tl_hook_set(const struct tl_hook *h)
-{
-    const struct tl_hook *none = NULL;
-    if (atomic_compare_exchange_strong(&hook, &none, h) || none == h)
-        return 0;
-    return EBUSY;
-}
-
-void tl_block(enum tl_state state, const char *file, int line,
-              const struct tl_chan_case *cases, int n, int64_t deadline)
-{
-    if (hooked)
-        my_hook->block(hooked, state, file, line, cases, n, deadline);
-}
-
-void tl_unblock(void)
-{
-    if (hooked)
-        my_hook->unblock(hooked);
-}
+#include "hook_internal.h"
 
 /* ---- counting the threads that run ---- */
 
@@ -145,12 +119,9 @@ static void *trampoline(void *p)
     free(p);
     pthread_setname_np(pthread_self(), s.name);
     is_go_thread = true;
-    my_hook = atomic_load(&hook);
-    hooked = my_hook ? my_hook->start(s.name, s.created) : NULL;
+    tl_hook_thread_start(s.name, s.created);
     s.fn(s.arg);
-    if (hooked)
-        my_hook->exit(hooked);
-    hooked = NULL;
+    tl_hook_thread_exit();
     count_one(-1);
     return NULL;
 }
@@ -218,41 +189,4 @@ int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *fun
         failed_starts++;
     }
     return rc;
-}
-
-/* ---- go func() { fn(ctx, id, ch) }() ---- */
-
-/* What the closure captured: the thread's own references. */
-struct closure {
-    void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch);
-    tl_ctx_t *ctx;
-    int id;
-    tl_chan_t *ch;
-};
-
-static void closure_free(struct closure *c)
-{
-    tl_ctx_release(c->ctx);
-    tl_chan_release(c->ch);
-    free(c);
-}
-
-static void run_closure(void *arg)
-{
-    struct closure *c = arg;
-    c->fn(c->ctx, c->id, c->ch);
-    closure_free(c);
-}
-
-int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch), tl_ctx_t *ctx,
-               int id, tl_chan_t *ch, const char *func, const char *file, int line)
-{
-    struct closure *c = malloc(sizeof *c);
-    if (!c)
-        return ENOMEM;
-    *c = (struct closure){ fn, tl_ctx_ref(ctx), id, tl_chan_ref(ch) };
-    int err = tl_go_at(name, run_closure, c, func, file, line);
-    if (err)
-        closure_free(c);
-    return err;
 }

@@ -1,0 +1,45 @@
+/* go func() { fn(ctx, id, ch) }(): tl_go with the thread's own references
+ * to a context and a channel, taken before it starts and dropped when fn
+ * returns. Above go.c, chan.c and context.c, which know nothing of it. */
+#include "threadleaks/go.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "threadleaks/chan.h"
+#include "threadleaks/context.h"
+
+/* What the closure captured: the thread's own references. */
+struct closure {
+    void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch);
+    tl_ctx_t *ctx;
+    int id;
+    tl_chan_t *ch;
+};
+
+static void closure_free(struct closure *c)
+{
+    tl_ctx_release(c->ctx);
+    tl_chan_release(c->ch);
+    free(c);
+}
+
+static void run_closure(void *arg)
+{
+    struct closure *c = arg;
+    c->fn(c->ctx, c->id, c->ch);
+    closure_free(c);
+}
+
+int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch), tl_ctx_t *ctx,
+               int id, tl_chan_t *ch, const char *func, const char *file, int line)
+{
+    struct closure *c = malloc(sizeof *c);
+    if (!c)
+        return ENOMEM;
+    *c = (struct closure){ fn, tl_ctx_ref(ctx), id, tl_chan_ref(ch) };
+    int err = tl_go_at(name, run_closure, c, func, file, line);
+    if (err)
+        closure_free(c);
+    return err;
+}
