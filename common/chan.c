@@ -785,6 +785,11 @@ void tl_chan_mark_done(tl_chan_t *ch)
     pthread_mutex_unlock(&ch->mu);
 }
 
+int tl_chan_refs(tl_chan_t *ch)
+{
+    return atomic_load(&ch->refs);
+}
+
 bool tl_chan_abandoned(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);

@@ -30,6 +30,10 @@ void tl_chan_set_free(tl_chan_t *ch, void (*on_free)(void *arg), void *arg);
  * abandoned: whoever holds the context may still cancel it. */
 void tl_chan_mark_done(tl_chan_t *ch);
 
+/* How many references ch has now. Only a count that no other thread can
+ * raise means anything: one made of holds the caller knows all of. */
+int tl_chan_refs(tl_chan_t *ch);
+
 /* True when nothing but the threads blocked on ch can ever touch it again:
  * every reference belongs to a blocked thread and no wake is due. */
 bool tl_chan_abandoned(tl_chan_t *ch);

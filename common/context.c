@@ -4,13 +4,14 @@
  * lives as long as its done channel (tl_chan_set_free), and the done channel is
  * held by the context's own references together, by each thread that took
  * it with tl_chan_ref, and by the parent's list of children while the context
- * is on it. So a context dropped without a cancel stays on its parent's list
- * and is still cancelled with it, as in Go, where the parent keeps it until
- * then. A child holds a reference on its parent until its memory goes.
+ * is on it. A child holds a reference on its parent until its memory goes.
  *
- * A context leaves its parent's list only when it is cancelled (by itself,
+ * A context leaves its parent's list when it is cancelled (by itself,
  * under the parent's lock, or by the parent, which takes all its children
- * off under its own lock and cancels them after dropping it).
+ * off under its own lock and cancels them after dropping it), or when its
+ * last reference goes while no thread holds its done channel: then nobody
+ * could see it cancelled, and on the list it would keep its parent, which
+ * it holds, for ever.
  *
  * WithValue and WithoutCancel make nodes with no done channel, no lock and
  * no list of their own, as Go's valueCtx and withoutCancelCtx are: a value
@@ -371,9 +372,27 @@ void tl_ctx_release(tl_ctx_t *ctx)
         release_parent(parent);
         return;
     }
+    /* Dropped by every holder without a cancel. If no thread holds its done
+     * channel either (its own hold and the list's are all there are), no
+     * one can see it cancelled any more: it leaves its parent's list now, as
+     * Go's collector would take it, and frees its hold on the parent (else
+     * the two would keep each other for ever). A thread that still waits on
+     * the channel keeps it listed, for the parent's cancel to wake. Nobody
+     * can take a new hold meanwhile: that needs a reference to it. */
+    tl_ctx_t *parent = ctx->listed_on;
+    bool unlisted = false;
+    if (parent) {
+        pthread_mutex_lock(&parent->mu);
+        if (ctx->in_parent && tl_chan_refs(ctx->done) == 2) {
+            unlink_child(parent, ctx);
+            unlisted = true;
+        }
+        pthread_mutex_unlock(&parent->mu);
+        if (unlisted)
+            tl_chan_release(ctx->done); /* the list's hold; ours follows */
+    }
     /* A cancel running now (from the deadline's wake or the parent) sees no
-     * descriptor once it is taken. ctx stays on its parent's list, as an
-     * uncancelled context does in Go, until one of them is cancelled. */
+     * descriptor once it is taken. */
     pthread_mutex_lock(&ctx->mu);
     int fd = ctx->fd;
     ctx->fd = -1;

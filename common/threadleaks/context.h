@@ -14,8 +14,9 @@
  *   cancelled only by its own cancel, so a hang-up no longer reaches it.
  * - Whoever creates a context with tl_ctx_with_cancel/_timeout/_deadline cancels
  *   it when the work is done (Go's `defer cancel()`): tl_ctx_cancel, then
- *   tl_ctx_release. Failing to cancel keeps it (and its children) in memory until
- *   the parent is cancelled, as in Go; in C, if the parent never is, for ever.
+ *   tl_ctx_release. A context released without a cancel is freed as Go's
+ *   collector would free it, unless a thread still waits on its done channel:
+ *   then it stays in its parent until the parent is cancelled, as in Go.
  *
  * C adds lifetimes. A context is reference counted: the creator holds one
  * reference, and a thread that may outlive the creator takes its own with
@@ -110,11 +111,13 @@ void tl_ctx_cancel_cause(tl_ctx_t *ctx, int cause);
 tl_ctx_t *tl_ctx_ref(tl_ctx_t *ctx);
 
 /* Drops a reference. NULL is ignored. After the last one ctx cannot be
- * used, but a ctx that was never cancelled stays in its parent, as in Go,
- * until the parent is cancelled: so cancel what you create. (Unlike Go, a
- * deadline alone does not take it out: it is applied only when someone
- * looks.) Its memory goes once it is out of its parent and nobody holds its
- * done channel; until then it holds its parent's memory too. */
+ * used. A ctx that was never cancelled then leaves its parent at once if no
+ * thread holds its done channel (nobody could see it cancelled); if one
+ * does, it stays in its parent, as in Go, until the parent is cancelled and
+ * wakes that thread. (Unlike Go, a deadline alone does not take it out: it
+ * is applied only when someone looks.) Its memory goes once it is out of
+ * its parent and nobody holds its done channel; until then it holds its
+ * parent's memory too. */
 void tl_ctx_release(tl_ctx_t *ctx);
 
 /* ctx.Done(): a channel that is closed when ctx is done, for select. NULL for

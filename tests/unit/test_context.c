@@ -85,6 +85,41 @@ START_TEST(cancelling_a_child_leaves_its_parent_alone)
 }
 END_TEST
 
+/* Contexts dropped without a cancel, with no thread waiting on them, are
+ * freed as Go's collector frees them: a parent and child that were never
+ * cancelled used to keep each other (the parent's list held the child, the
+ * child held the parent), 624 bytes a pair. Counted by live channels, since
+ * each context's memory goes with its done channel. */
+START_TEST(contexts_released_without_cancel_leave_nothing)
+{
+    long before = chan_live();
+    ctx_t *parent = ctx_with_cancel(ctx_background());
+    ctx_t *child = ctx_with_cancel(parent);
+    ctx_release(child);
+    ctx_release(parent);
+    ck_assert_msg(chan_live() == before, "child then parent: %ld contexts left",
+                  chan_live() - before);
+
+    parent = ctx_with_cancel(ctx_background());
+    child = ctx_with_timeout(parent, 60000);
+    ctx_t *grandchild = ctx_with_cancel(child);
+    ctx_release(parent); /* the parent first: its children still hold it */
+    ctx_release(child);
+    ctx_release(grandchild);
+    ck_assert_msg(chan_live() == before, "parent first, three deep: %ld contexts left",
+                  chan_live() - before);
+
+    parent = ctx_with_cancel(ctx_background());
+    for (int i = 0; i < 100; i++)
+        ctx_release(ctx_with_cancel(parent));
+    ck_assert_msg(chan_live() == before + 1, "100 children of a live parent: %ld left",
+                  chan_live() - before - 1);
+    ctx_cancel(parent);
+    ctx_release(parent);
+    ck_assert_int_eq(chan_live(), before);
+}
+END_TEST
+
 /* As in Go, an uncancelled child stays in its parent until the parent is
  * cancelled; then it goes (LeakSanitizer would see it stay). */
 START_TEST(a_child_released_without_cancel_goes_with_its_parents_cancel)
@@ -526,6 +561,7 @@ int main(void)
     UNIT_ADD(s, cancelling_a_child_leaves_its_parent_alone);
     UNIT_ADD_TIMEOUT(s, a_chain_of_100000_is_cancelled_and_freed_on_a_go_thread, 120);
     UNIT_ADD(s, a_child_released_without_cancel_goes_with_its_parents_cancel);
+    UNIT_ADD(s, contexts_released_without_cancel_leave_nothing);
     UNIT_ADD(s, a_child_of_a_done_parent_is_born_done);
     UNIT_ADD(s, deadline_fires_on_time);
     UNIT_ADD(s, err_reports_a_passed_deadline_without_any_waiter);
