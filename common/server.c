@@ -18,6 +18,7 @@
  * connection a request then costs no descriptor and no epoll_ctl.
  */
 #include "server.h"
+#include "framing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +193,11 @@ struct conn {
     int hangup_fd;
     bool gone;       /* the client has closed, half-closed or reset */
     struct job *job; /* the request in flight, or NULL */
+    struct framing framing; /* of every byte that came, read before evhttp reads it */
+    bool rewriting;         /* the server itself is changing the input */
+    unsigned requests;      /* requests that reached on_request */
+    unsigned bad_body;      /* the request whose body broke the framing, or 0 */
+    const char *bad_body_why;
 };
 
 static struct server *serving; /* for callbacks whose argument is evhttp's */
@@ -296,8 +302,10 @@ static void judge_request_line(struct conn *c)
         memcpy(fixed + n, "HTTP/1.1", 8);
         n += 8;
     }
+    c->rewriting = true;
     evbuffer_drain(in, len);
     evbuffer_prepend(in, fixed, n);
+    c->rewriting = false;
 }
 
 /* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
@@ -407,9 +415,55 @@ static struct conn *conn_new(struct bufferevent *bev)
     return c;
 }
 
+/* Reads the n bytes just added to the input into the connection's framing,
+ * and acts where it stops. A size line Go accepts and evhttp would not
+ * (a chunk extension) is cut to its size. A chunk size Go refuses ends the
+ * body there: the rest of the input goes, an empty last chunk takes its
+ * place, and on_request answers the request with 400 and Go's reason, where
+ * evhttp would have answered 413 itself. */
+static void read_framing(struct conn *c, struct evbuffer *in, size_t n)
+{
+    size_t len = evbuffer_get_length(in);
+    if (n > len)
+        return;
+    size_t at = len - n; /* the next byte to read */
+    char bytes[4096];
+    struct framing_stop stop = { .what = FRAMING_GO_ON };
+    while (at < len && stop.what != FRAMING_BREAK) {
+        size_t some = len - at < sizeof bytes ? len - at : sizeof bytes;
+        struct evbuffer_ptr p;
+        if (evbuffer_ptr_set(in, &p, at, EVBUFFER_PTR_SET) < 0 ||
+            evbuffer_copyout_from(in, &p, bytes, some) != (ev_ssize_t)some)
+            return;
+        at += framing_read(&c->framing, bytes, some, &stop);
+        if (stop.what == FRAMING_GO_ON)
+            continue;
+        size_t line_at = at - stop.line;
+        struct evbuffer *before = evbuffer_new();
+        if (!before)
+            return; /* evhttp answers for it, as it would have */
+        c->rewriting = true;
+        evbuffer_remove_buffer(in, before, line_at);
+        if (stop.what == FRAMING_STRIP) {
+            evbuffer_remove_buffer(in, before, stop.keep);
+            evbuffer_drain(in, stop.line - stop.keep);
+            evbuffer_add(before, "\r\n", 2);
+            at = evbuffer_get_length(before);
+        } else {
+            c->bad_body = stop.request;
+            c->bad_body_why = stop.why;
+            evbuffer_drain(in, evbuffer_get_length(in));
+            evbuffer_add(before, "0\r\n\r\n", 5);
+        }
+        evbuffer_prepend_buffer(in, before);
+        c->rewriting = false;
+        evbuffer_free(before);
+        len = evbuffer_get_length(in);
+    }
+}
+
 static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
-    (void)in;
     struct bufferevent *bev = arg;
     struct conn *c = conn_at(bev);
     if (info->n_added == 0) { /* evhttp took a request, or part of one */
@@ -419,8 +473,10 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
     }
     if (!c)
         c = conn_new(bev);
-    if (c)
+    if (c && !c->rewriting) {
+        read_framing(c, in, info->n_added);
         judge_request_line(c);
+    }
 }
 
 /* Each connection's buffer, watched. It owns the socket (CLOSE_ON_FREE):
@@ -739,6 +795,10 @@ static void on_trace(struct evhttp_request *req, struct server *srv)
 static const char *refused(struct evhttp_request *req, int *status)
 {
     struct conn *c = conn_of(req);
+    if (c && c->bad_body && c->bad_body == c->requests) {
+        *status = 400;
+        return c->bad_body_why;
+    }
     if (c && c->judged)
         *status = c->status;
     else /* no record (out of memory): what evhttp made of it */
@@ -782,8 +842,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
     int status;
-    const char *why = refused(req, &status);
     struct conn *c = conn_of(req);
+    if (c)
+        c->requests++;
+    const char *why = refused(req, &status);
     if (c) { /* the next request's line, if it is here, is at the head now */
         c->judged = false;
         judge_request_line(c);

@@ -156,6 +156,60 @@ START_TEST(each_pipelined_request_is_judged_by_its_own_line)
 }
 END_TEST
 
+/* A chunked body is framed as Go's chunked reader frames it: a size line Go
+ * refuses gets 400 with Go's reason (evhttp alone said 413 Request Entity
+ * Too Large: the body was malformed, not large), and the connection closes.
+ * A good body, an extension, a size line in pieces and a body too large for
+ * the server (413, rightly) are as before. */
+START_TEST(chunk_sizes_are_judged_as_go_judges_them)
+{
+    struct child s;
+    server_start(&s, server_path(), 0.001, NULL, NULL);
+    const char head[] = "GET /test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char *cases[][3] = {
+        { "zz\r\nab\r\n0\r\n\r\n", "400", "invalid byte in chunk length" },
+        { "-1\r\nab\r\n0\r\n\r\n", "400", "invalid byte in chunk length" },
+        { "\r\nab\r\n0\r\n\r\n", "400", "empty hex number for chunk length" },
+        { "10000000000000000\r\n", "400", "http chunk length too large" },
+        { "2\r\nabXY\r\n0\r\n\r\n", "400", "malformed chunked encoding" },
+        { "2\r\nab\r\n0\r\n\r\n", "200", "ok" },
+        { "2;name=value\r\nab\r\n0\r\n\r\n", "200", "ok" },
+        { "2 \r\nab\r\n0\r\n\r\n", "200", "ok" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char request[512];
+        snprintf(request, sizeof request, "%s%s", head, cases[i][0]);
+        const char *r = exchange(&s, request);
+        const char *body = strstr(r, "\r\n\r\n");
+        ck_assert_msg(status_of(r) == atoi(cases[i][1]) && body && strstr(body, cases[i][2]),
+                      "chunked body \"%.*s\": want %s \"%s\", got:\n%s",
+                      (int)strcspn(cases[i][0], "\r"), cases[i][0], cases[i][1], cases[i][2], r);
+    }
+    /* a size line in pieces, behind a request that is answered first */
+    int fd = raw_send(s.port, "GET /test HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "POST /test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nz");
+    ck_assert_msg(fd >= 0, "cannot connect");
+    ck_assert(write(fd, "z\r\n", 3) == 3);
+    char text[8192];
+    size_t got = read_until(fd, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+    close(fd);
+    text[got] = '\0';
+    const char *second = strstr(text + 1, "HTTP/1.1 ");
+    ck_assert_msg(status_of(text) == 200 && second && status_of(second) == 400 &&
+                      strstr(second, "invalid byte in chunk length"),
+                  "a good request, then a bad chunk size in two writes: want 200 then 400, "
+                  "got:\n%s", text);
+    /* larger than the server takes: 413 is the truth */
+    static char big[70000];
+    int n = snprintf(big, sizeof big, "%s10001\r\n", head);
+    memset(big + n, 'a', 0x10001);
+    const char *r = exchange(&s, big);
+    ck_assert_msg(status_of(r) == 413, "a 65 537-byte chunk: want 413, got:\n%.300s", r);
+    assert_still_serving(&s);
+    server_stop_cleanly(&s);
+}
+END_TEST
+
 START_TEST(a_100_kb_header_gets_400)
 {
     struct child s;
@@ -766,6 +820,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, a_client_that_hangs_up_mid_request_is_harmless, 20);
     UNIT_ADD_TIMEOUT(s, wrong_methods_and_paths_get_405_and_404, 20);
     UNIT_ADD_TIMEOUT(s, methods_are_read_as_net_http_reads_them, 20);
+    UNIT_ADD_TIMEOUT(s, chunk_sizes_are_judged_as_go_judges_them, 20);
     UNIT_ADD_TIMEOUT(s, a_thousand_concurrent_connections_are_all_answered, 30);
     UNIT_ADD_TIMEOUT(s, a_hang_up_cancels_the_request_and_its_worker, 20);
     UNIT_ADD_TIMEOUT(s, a_close_cancels_the_request_within_10_ms, 30);
