@@ -99,25 +99,62 @@ function made_of(api) {
     return "memory"
 }
 
+# The declaration of NAME (as called() spells it), from common/threadleaks/,
+# and the header a chapter includes for it: what the chapter README's "API
+# you need" box lists.
+function signature(name,   bare, t, sig, h) {
+    bare = name; sub(/^tl_/, "", bare)
+    t = name ~ /^tl_/ ? "tl_" : ""
+    if (bare == "chan_release") { sig = "void %schan_release(%schan_t *ch)"; h = "chan.h" }
+    else if (bare == "ctx_cancel") { sig = "void %sctx_cancel(%sctx_t *ctx)"; h = "context.h" }
+    else if (bare == "ctx_release") { sig = "void %sctx_release(%sctx_t *ctx)"; h = "context.h" }
+    else if (bare == "ctx_ref") { sig = "%sctx_t *%sctx_ref(%sctx_t *ctx)"; h = "context.h" }
+    else if (bare == "group_free") { sig = "void %sgroup_free(%sgroup_t *g)"; h = "errgroup.h" }
+    else if (bare == "group_wait") { sig = "int %sgroup_wait(%sgroup_t *g)"; h = "errgroup.h" }
+    else if (bare == "timer_stop") { sig = "bool %stimer_stop(tl_timer_t *t)"; h = "timer.h" }
+    else if (bare == "timer_free") { sig = "void %stimer_free(tl_timer_t *t)"; h = "timer.h" }
+    else if (bare == "ticker_stop") { sig = "void %sticker_stop(%sticker_t *t)"; h = "timer.h" }
+    else if (bare == "ticker_free") { sig = "void %sticker_free(%sticker_t *t)"; h = "timer.h" }
+    else return ""
+    # (timer_t is POSIX's: a timer is tl_timer_t in both spellings)
+    return sprintf(sig, t, t, t) " (" h ")"
+}
+
+# " Declared as: ..." for the calls a hint names, or "".
+function declared(a, b,   s) {
+    s = signature(a)
+    if (b != "" && signature(b) != "") s = s "; " signature(b)
+    return s == "" ? "" : " Declared as: " s "."
+}
+
 # How to let go of what API made, in the names the learner wrote: v is the
 # variable that holds it, or "" when the call's result is not kept.
 function release_hint(api, v,   x) {
     x = v != "" ? v : "it"
     if (api ~ /^ctx_with_|^ctx_without_cancel$/)
         return "cancel and release it on every way out of the function, as Go's defer cancel(): " \
-            called("ctx_cancel") "(" x "); then " called("ctx_release") "(" x ");"
+            called("ctx_cancel") "(" x "); then " called("ctx_release") "(" x ");" \
+            declared(called("ctx_cancel"), called("ctx_release"))
     if (api == "chan_make")
-        return "drop your reference once you are done with it: " called("chan_release") "(" x ");"
+        return "drop your reference once you are done with it: " called("chan_release") "(" x ");" \
+            declared(called("chan_release"))
     if (api == "time_after") {
         if (v == "")
             return "keep the timer in a variable, chan_t *timer = " called("time_after") \
-                "(...), and " called("chan_release") "(timer); once the select is over, whichever case won."
-        return called("chan_release") "(" x "); once the select is over, whichever case won."
+                "(...), and " called("chan_release") "(timer); once the select is over, whichever case won." \
+                declared(called("chan_release"))
+        return called("chan_release") "(" x "); once the select is over, whichever case won." \
+            declared(called("chan_release"))
     }
-    if (api == "timer_new") return called("timer_stop") "(" x "); then " called("timer_free") "(" x ");"
-    if (api == "ticker_new") return called("ticker_stop") "(" x "); then " called("ticker_free") "(" x ");"
+    if (api == "timer_new")
+        return called("timer_stop") "(" x "); then " called("timer_free") "(" x ");" \
+            declared(called("timer_stop"), called("timer_free"))
+    if (api == "ticker_new")
+        return called("ticker_stop") "(" x "); then " called("ticker_free") "(" x ");" \
+            declared(called("ticker_stop"), called("ticker_free"))
     if (api ~ /^group_(with_context|new)$/)
-        return called("group_free") "(" x "); after " called("group_wait") "(" x "); it also releases the context the group made."
+        return called("group_free") "(" x "); after " called("group_wait") "(" x "); it also releases the context the group made." \
+            declared(called("group_wait"), called("group_free"))
     return "free it."
 }
 
@@ -193,7 +230,8 @@ function end_asan(   where, freed, made) {
     } else if (asan == "heap-use-after-free" && by_server["made"] && by_server["freed"] && stack_at["creation"] != "") {
         say("use-after-free: " where " " verb " the request's context after the server freed it: the server frees r->ctx once the handler has answered, and this thread, started at " \
             stack_at["creation"] ", was still using it. A thread that outlives its handler needs its own reference: " \
-            called("ctx_ref") "(r->ctx) when you start it and " called("ctx_release") " when it is done (go_with takes and drops one for you).")
+            called("ctx_ref") "(r->ctx) when you start it and " called("ctx_release") " when it is done (go_with takes and drops one for you)." \
+            declared(called("ctx_ref"), called("ctx_release")))
     } else if (asan == "heap-use-after-free") {
         say("use-after-free: " where " uses memory after it was freed" (freed != "" ? ", at " freed : "") \
             (made != "" ? "; it was made at " made : "") \
