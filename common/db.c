@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 #include "flags.h"
+#include "server_internal.h"
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
 
 static int parse_addr(const char *addr, struct sockaddr_in *sa)
 {
@@ -102,4 +107,100 @@ int db_query_at(ctx_t *ctx, const char *addr, const char *query, char *answer, s
     close(fd);
     errno = saved;
     return rc;
+}
+
+/* ---- the stalled database, on the server's loop thread ---- */
+
+/* One connection the database holds open and never answers. */
+struct stalled {
+    struct bufferevent *bev;
+    struct stalled *prev, *next;
+};
+
+static struct evconnlistener *db_listener;
+static struct stalled *stalled_conns;
+static char db_addr[64];
+
+const char *server_db(void)
+{
+    return db_addr;
+}
+
+void srv_db_set_addr(const char *addr)
+{
+    snprintf(db_addr, sizeof db_addr, "%s", addr);
+}
+
+static void stalled_free(struct stalled *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        stalled_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+/* Reads the query and throws it away: the answer never comes. */
+static void on_db_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void on_db_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        stalled_free(arg);
+}
+
+static void on_db_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                         int len, void *arg)
+{
+    (void)sa;
+    (void)len;
+    (void)arg;
+    struct stalled *c = calloc(1, sizeof *c);
+    struct bufferevent *bev = c ? bufferevent_socket_new(evconnlistener_get_base(lev), fd,
+                                                         BEV_OPT_CLOSE_ON_FREE)
+                                : NULL;
+    if (!bev) {
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->bev = bev;
+    c->next = stalled_conns;
+    if (stalled_conns)
+        stalled_conns->prev = c;
+    stalled_conns = c;
+    bufferevent_setcb(bev, on_db_read, NULL, on_db_event, c);
+    bufferevent_enable(bev, EV_READ);
+}
+
+int srv_stalled_db_start(struct event_base *base)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    db_listener = evconnlistener_new_bind(base, on_db_accept, NULL,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, BACKLOG,
+                                          (struct sockaddr *)&sa, sizeof sa);
+    if (!db_listener)
+        return -1;
+    socklen_t len = sizeof sa;
+    getsockname(evconnlistener_get_fd(db_listener), (struct sockaddr *)&sa, &len);
+    snprintf(db_addr, sizeof db_addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return 0;
+}
+
+void srv_stalled_db_stop(void)
+{
+    while (stalled_conns)
+        stalled_free(stalled_conns);
+    if (db_listener)
+        evconnlistener_free(db_listener);
+    db_listener = NULL;
 }

@@ -194,7 +194,7 @@ function end_stack(   i) {
     if (!(stack in stack_at)) {
         stack_at[stack] = mine > 0 ? ats[mine] " (in " fns[mine] ")" : first_own()
         for (i = 1; i <= nframes; i++)
-            if (ats[i] ~ /^common\/server\.c:/)
+            if (ats[i] ~ /^common\/(server|conn|routes)\.c:/)
                 by_server[stack] = 1
     }
     nframes = 0

@@ -710,7 +710,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     evhttp_clear_headers(&params);
 }
 
-/* As in common/server.c: the buffer owns its socket, so that evhttp never
+/* As in common/conn.c: the buffer owns its socket, so that evhttp never
  * closes it while the buffer's events are still in epoll (the sampler's and
  * the load's sockets, on other threads, may take the number at once). */
 static struct bufferevent *on_connection(struct event_base *base, void *arg)

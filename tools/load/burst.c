@@ -113,8 +113,8 @@ static void on_hangup(evutil_socket_t fd, short what, void *arg)
     end_call(call);
 }
 
-/* The connection's buffer owns its socket, as in common/server.c (see
- * on_connection there): freed from inside its own callback, evhttp would
+/* The connection's buffer owns its socket, as in common/conn.c (see
+ * srv_on_connection there): freed from inside its own callback, evhttp would
  * close the socket before the buffer's events left epoll. */
 static struct evhttp_connection *connect_to(struct run *run)
 {
