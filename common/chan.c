@@ -10,6 +10,19 @@
  * The claimer copies the value under the channel's lock but wakes the waiter
  * only after dropping it (flush_wakes), so the woken thread never runs into
  * a lock its waker still holds, and a close wakes its crowd outside the lock.
+ *
+ * Invariants, with ch->mu held, counting only live entries (a sudog whose
+ * waiter has not fired; a fired one is stale and skipped):
+ *   At least one of ch->sendq and ch->recvq is empty, except for a select
+ *   that both sends and receives on one unbuffered channel, as in Go.
+ *   ch->len > 0 implies that ch->recvq is empty; ch->len < ch->cap implies
+ *   that ch->sendq is empty.
+ *   The ring holds ch->len values from ch->head on, oldest first.
+ *   ch->closed goes from false to true once; then ch->sendq is empty.
+ *   A waiter's fired goes from WAITING to one case's index, or to TIMED_OUT,
+ *   once (a compare-and-swap): a value is handed to one case only.
+ *   ch->blocked is the number of threads with a live entry on ch (a select
+ *   with two cases on ch counts once).
  */
 #define _GNU_SOURCE /* syscall */
 #include "threadleaks/chan.h"

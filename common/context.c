@@ -19,6 +19,19 @@
  * a value node (its anchor), and a child made under it goes on the anchor's
  * list; a WithoutCancel node is an anchor that is never done, like
  * Background. Both hold a reference on their parent, for its values.
+ *
+ * Invariants:
+ *   ctx->err goes from 0 to ECANCELED or ETIMEDOUT once, under ctx->mu;
+ *   ctx->done is closed once, after err is set, outside every lock.
+ *   ctx is on its anchor's children list exactly when ctx->in_parent
+ *   (guarded by the anchor's lock), and the list then holds one reference on
+ *   ctx->done. Once ctx->err is set, ctx leaves the list before the cancel
+ *   that set it returns.
+ *   A thread holds at most one context's lock at a time.
+ *   A cancellable context's deadline is never later than its parent's was
+ *   at its birth.
+ *   A child holds a reference on its parent until the child's memory goes,
+ *   which is when the last reference on its done channel goes.
  */
 #include "threadleaks/context.h"
 #include "threadleaks/go.h"
