@@ -289,49 +289,35 @@ struct options {
     bool with_db;
 };
 
+static bool is_db_addr(const char *value)
+{
+    return db_addr_ok(value);
+}
+
 static void parse_flags(int argc, char **argv, struct options *o)
 {
     char usage[sizeof usage_text + sizeof db_usage + 256];
     snprintf(usage, sizeof usage, usage_text, argv[0], o->with_db ? " [--db HOST:PORT]" : "",
              o->with_db ? db_usage : "");
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
-            fputs(usage, stdout);
-            exit(0);
-        }
-        if (strcmp(flag, "--no-threads") == 0) {
-            o->no_threads = true;
-            continue;
-        }
-        if (strcmp(flag, "--addr") && strcmp(flag, "--port") && strcmp(flag, "--time-scale") &&
-            strcmp(flag, "--max-inflight") && strcmp(flag, "--stack-size") &&
-            (!o->with_db || strcmp(flag, "--db")))
-            flag_usage_error(argv[0], usage, "unknown flag", flag);
-        if (i + 1 >= argc)
-            flag_usage_error(argv[0], usage, "missing value for", flag);
-        const char *value = argv[++i];
-        long port, kib;
-        if (strcmp(flag, "--addr") == 0) {
-            o->addr = value;
-        } else if (strcmp(flag, "--db") == 0) {
-            if (!db_addr_ok(value))
-                flag_usage_error(argv[0], usage, "--db takes IPV4:PORT", value);
-            srv_db_set_addr(value);
-        } else if (strcmp(flag, "--max-inflight") == 0) {
-            if (!flag_int(value, 1, 1000000, &o->max_inflight))
-                flag_usage_error(argv[0], usage, "--max-inflight takes 1 to 1000000", value);
-        } else if (strcmp(flag, "--stack-size") == 0) {
-            if (!flag_int(value, 16, 1 << 20, &kib) || go_set_stack_size((size_t)kib * 1024) != 0)
-                flag_usage_error(argv[0], usage, "--stack-size takes 16 to 1048576 (KiB)", value);
-        } else if (strcmp(flag, "--port") == 0) {
-            if (!flag_int(value, 0, 65535, &port))
-                flag_usage_error(argv[0], usage, "--port takes 0 to 65535", value);
-            o->port = (int)port;
-        } else if (!flag_positive(value, 1e6, &o->scale)) {
-            flag_usage_error(argv[0], usage, "--time-scale takes a number above 0", value);
-        }
-    }
+    long port = o->port, kib = 0;
+    const char *db = NULL;
+    const struct flag flags[] = {
+        { "--addr", FLAG_TEXT, &o->addr, 0, 0, "an address", NULL },
+        { "--port", FLAG_INT, &port, 0, 65535, NULL, NULL },
+        { "--time-scale", FLAG_POSITIVE, &o->scale, 0, 1e6, NULL, NULL },
+        { "--max-inflight", FLAG_INT, &o->max_inflight, 1, 1000000, NULL, NULL },
+        { "--stack-size", FLAG_INT, &kib, 16, 1 << 20, NULL, NULL },
+        { "--no-threads", FLAG_SWITCH, &o->no_threads, 0, 0, NULL, NULL },
+        { "--db", FLAG_TEXT, &db, 0, 0, "IPV4:PORT", is_db_addr }, /* the last: with_db only */
+    };
+    flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]) - !o->with_db, usage);
+    o->port = (int)port;
+    if (db)
+        srv_db_set_addr(db);
+    char given[32];
+    snprintf(given, sizeof given, "%ld", kib);
+    if (kib && go_set_stack_size((size_t)kib * 1024) != 0)
+        flag_usage_error(argv[0], usage, "--stack-size is refused by this system", given);
 }
 
 /* Every connection is two descriptors: its socket and its hang-up watch. */

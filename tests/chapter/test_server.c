@@ -743,16 +743,30 @@ static int run_with(const char *a, const char *b, char *err, size_t size)
 
 START_TEST(bad_flags_print_usage_and_exit_2)
 {
-    const char *bad[][2] = {
-        { "--port", "abc" },      { "--port", "70000" },     { "--port", "" },
-        { "--time-scale", "-1" }, { "--time-scale", "0" },   { "--time-scale", "fast" },
-        { "--bogus", NULL },      { "--port", NULL },        { "--max-inflight", "0" },
-        { "--stack-size", "8" },  { "--stack-size", "1g" },  { "--stack-size", "2000000" },
+    /* the flag, its value, and the words that must open stderr's first line
+     * after the program's name: what was wrong, quoting what was received */
+    const char *bad[][3] = {
+        { "--port", "abc", "--port takes 0 to 65535: 'abc'" },
+        { "--port", "70000", "--port takes 0 to 65535: '70000'" },
+        { "--port", "", "--port takes 0 to 65535: ''" },
+        { "--time-scale", "-1", "--time-scale takes a number above 0, at most 1000000: '-1'" },
+        { "--time-scale", "0", "--time-scale takes a number above 0, at most 1000000: '0'" },
+        { "--time-scale", "fast", "--time-scale takes a number above 0, at most 1000000: 'fast'" },
+        { "--bogus", NULL, "unknown flag: '--bogus'" },
+        { "--port", NULL, "--port takes 0 to 65535\n" },
+        { "--max-inflight", "0", "--max-inflight takes 1 to 1000000: '0'" },
+        { "--stack-size", "8", "--stack-size takes 16 to 1048576: '8'" },
+        { "--stack-size", "1g", "--stack-size takes 16 to 1048576: '1g'" },
+        { "--stack-size", "2000000", "--stack-size takes 16 to 1048576: '2000000'" },
     };
     char err[4096];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int code = run_with(bad[i][0], bad[i][1], err, sizeof err);
         ck_assert_msg(code == 2, "%s %s: exit %d", bad[i][0], bad[i][1] ? bad[i][1] : "", code);
+        const char *said = strstr(err, ": ");
+        ck_assert_msg(said && strncmp(said + 2, bad[i][2], strlen(bad[i][2])) == 0,
+                      "%s %s: want \"%s\" first, got: %.200s", bad[i][0],
+                      bad[i][1] ? bad[i][1] : "", bad[i][2], err);
         ck_assert_msg(strstr(err, "usage:"), "%s: no usage on stderr: %s", bad[i][0], err);
     }
 }

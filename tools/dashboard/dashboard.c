@@ -726,35 +726,28 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static bool fits_page(const char *value)
+{
+    return strlen(value) < sizeof d.page;
+}
+
 int main(int argc, char **argv)
 {
     long nn = 5, port = 8090;
     double scale = 0.5;
     d.build = "build";
     snprintf(d.page, sizeof d.page, "%s", DASHBOARD_PAGE);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = v != NULL;
-        if (!strcmp(f, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (!strcmp(f, "--chapter")) {
-            ok = ok && flag_int(v, 1, 6, &nn);
-        } else if (!strcmp(f, "--build")) {
-            d.build = v;
-        } else if (!strcmp(f, "--page")) {
-            ok = ok && snprintf(d.page, sizeof d.page, "%s", v) < (int)sizeof d.page;
-        } else if (!strcmp(f, "--port")) {
-            ok = ok && flag_int(v, 0, 65535, &port);
-        } else if (!strcmp(f, "--time-scale")) {
-            ok = ok && flag_positive(v, 10, &scale);
-        } else {
-            flag_usage_error(argv[0], usage, "unknown flag", f);
-        }
-        if (!ok)
-            flag_usage_error(argv[0], usage, v ? "bad value for" : "no value for", f);
-        i++;
-    }
+    const char *page = NULL;
+    const struct flag flags[] = {
+        { "--chapter", FLAG_INT, &nn, 1, 6, NULL, NULL },
+        { "--build", FLAG_TEXT, &d.build, 0, 0, "a folder", NULL },
+        { "--page", FLAG_TEXT, &page, 0, 0, "a folder", fits_page },
+        { "--port", FLAG_INT, &port, 0, 65535, NULL, NULL },
+        { "--time-scale", FLAG_POSITIVE, &scale, 0, 10, NULL, NULL },
+    };
+    flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), usage);
+    if (page)
+        snprintf(d.page, sizeof d.page, "%s", page);
     d.scale = scale;
     time_scale_set(scale);
     signal(SIGPIPE, SIG_IGN);

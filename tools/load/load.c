@@ -51,55 +51,33 @@ static void print_sample(int64_t t_ms, int threads, void *arg)
     fflush(stdout);
 }
 
+static bool is_path(const char *value)
+{
+    return value[0] == '/';
+}
+
 int main(int argc, char **argv)
 {
     long port = 8080, n = 100, c = 100;
     double hangup = 1, timeout = 30, scale = 1, sample = 0.5, watch_after = 12, rate = 0;
-    int watch = 0;
+    bool watch = false;
     const char *host = "127.0.0.1", *path = "/test";
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!strcmp(f, "--watch")) {
-            watch = 1;
-            continue;
-        }
-        if (i + 1 >= argc)
-            flag_usage_error("load", usage, "unknown flag or missing value", f);
-        const char *v = argv[++i];
-        int ok = 1;
-        if (!strcmp(f, "--host"))
-            host = v;
-        else if (!strcmp(f, "--path")) {
-            path = v;
-            ok = v[0] == '/';
-        }
-        else if (!strcmp(f, "--port"))
-            ok = flag_int(v, 1, 65535, &port);
-        else if (!strcmp(f, "-n"))
-            ok = flag_int(v, 0, 1000000, &n);
-        else if (!strcmp(f, "-c"))
-            ok = flag_int(v, 1, 100000, &c);
-        else if (!strcmp(f, "--rate"))
-            ok = flag_positive(v, 1e6, &rate);
-        else if (!strcmp(f, "--hangup"))
-            ok = flag_double(v, 0, 1e6, &hangup);
-        else if (!strcmp(f, "--timeout"))
-            ok = flag_positive(v, 1e6, &timeout);
-        else if (!strcmp(f, "--time-scale"))
-            ok = flag_positive(v, 1e6, &scale);
-        else if (!strcmp(f, "--sample"))
-            ok = flag_positive(v, 1e6, &sample);
-        else if (!strcmp(f, "--watch-after"))
-            ok = flag_double(v, 0, 1e6, &watch_after);
-        else
-            flag_usage_error("load", usage, "unknown flag", f);
-        if (!ok)
-            flag_usage_error("load", usage, "bad value", v);
-    }
+    const struct flag flags[] = {
+        { "--host", FLAG_TEXT, &host, 0, 0, "a host", NULL },
+        { "--path", FLAG_TEXT, &path, 0, 0, "a path that starts with /", is_path },
+        { "--port", FLAG_INT, &port, 1, 65535, NULL, NULL },
+        { "-n", FLAG_INT, &n, 0, 1000000, NULL, NULL },
+        { "-c", FLAG_INT, &c, 1, 100000, NULL, NULL },
+        { "--rate", FLAG_POSITIVE, &rate, 0, 1e6, NULL, NULL },
+        { "--hangup", FLAG_NUMBER, &hangup, 0, 1e6, NULL, NULL },
+        { "--timeout", FLAG_POSITIVE, &timeout, 0, 1e6, NULL, NULL },
+        { "--time-scale", FLAG_POSITIVE, &scale, 0, 1e6, NULL, NULL },
+        { "--sample", FLAG_POSITIVE, &sample, 0, 1e6, NULL, NULL },
+        { "--watch-after", FLAG_NUMBER, &watch_after, 0, 1e6, NULL, NULL },
+        { "--watch", FLAG_SWITCH, &watch, 0, 0, NULL, NULL },
+    };
+    argv[0] = "load";
+    flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), usage);
     time_scale_set(scale);
     struct burst b = {
         .host = host, .port = (int)port, .path = path,
