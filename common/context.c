@@ -394,7 +394,10 @@ void tl_ctx_release(tl_ctx_t *ctx)
      * can take a new hold meanwhile: that needs a reference to it. */
     tl_ctx_t *parent = ctx->listed_on;
     bool unlisted = false;
-    if (parent) {
+    pthread_mutex_lock(&ctx->mu);
+    bool cancelled = ctx->err != 0; /* then its cancel takes it off the list */
+    pthread_mutex_unlock(&ctx->mu);
+    if (parent && !cancelled) {
         pthread_mutex_lock(&parent->mu);
         if (ctx->in_parent && tl_chan_refs(ctx->done) == 2) {
             unlink_child(parent, ctx);
