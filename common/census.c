@@ -1,6 +1,9 @@
 /* The registry of threads started with tl_go(), their blocking state, and the
- * dump. Lock order: registry, then a thread's record, then a channel. The
- * blocking primitives never hold a channel lock while they touch their record.
+ * dump: one job (the dump is the registry, read), in one file of a little
+ * over 500 lines.
+ *
+ * Lock order: registry, then a thread's record, then a channel. The blocking
+ * primitives never hold a channel lock while they touch their record.
  */
 #define _GNU_SOURCE
 #include "threadleaks/census.h"

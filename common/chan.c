@@ -1,4 +1,7 @@
 /* Channels and select, after Go's runtime/chan.go and runtime/select.go.
+ * One file over 500 lines for one job: a select waits on the channels' own
+ * queues and is woken by their sends and closes, so the two cannot live
+ * apart (Go's two files share hchan's internals the same way).
  *
  * Each channel has one mutex, a ring buffer and two queues of blocked cases.
  * A blocked thread owns one waiter (on its stack) with its own futex word, so

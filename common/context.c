@@ -1,4 +1,6 @@
-/* Contexts, after Go's context.go: a tree with one mutex per node.
+/* Contexts, after Go's context.go: a tree with one mutex per node. One job
+ * in one file of over 500 lines, as context.go is: cancel, deadlines,
+ * values, AfterFunc and a context's descriptor all walk the same tree.
  *
  * A thread holds at most one context's lock at a time. A context's memory
  * lives as long as its done channel (tl_chan_set_free), and the done channel is
