@@ -104,6 +104,8 @@ static bool evhttp_knows(const char *m, size_t len)
  * keep the connection, the next line unjudged). evhttp reads a method it
  * does not know as POST, which is not GET, and never HEAD, as Go reads it;
  * a srv_refused line as GET, HTTP/1.1, and srv_refused() answers for it. */
+static void hold_eof_for_pipelined(struct conn *c);
+
 void srv_judge_request_line(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -143,6 +145,8 @@ void srv_judge_request_line(struct conn *c)
     evbuffer_drain(in, len);
     evbuffer_prepend(in, fixed, n);
     c->rewriting = false;
+    if (c->gone)
+        hold_eof_for_pipelined(c); /* the input changed under the watermark */
 }
 
 /* Whether the client has gone: it closed or half-closed its side (EV_CLOSED,
@@ -261,8 +265,8 @@ static struct conn *conn_new(struct bufferevent *bev)
 static void read_framing(struct conn *c, struct evbuffer *in, size_t n)
 {
     size_t len = evbuffer_get_length(in);
-    if (n > len)
-        return;
+    if (n > len || c->framing.state == FRAMING_BROKEN)
+        return; /* broken: the 400 is on its way, and the connection closes */
     size_t at = len - n; /* the next byte to read */
     char bytes[4096];
     struct framing_stop stop = { .what = FRAMING_GO_ON };
@@ -272,9 +276,20 @@ static void read_framing(struct conn *c, struct evbuffer *in, size_t n)
         if (evbuffer_ptr_set(in, &p, at, EVBUFFER_PTR_SET) < 0 ||
             evbuffer_copyout_from(in, &p, bytes, some) != (ev_ssize_t)some)
             return;
-        at += framing_read(&c->framing, bytes, some, &stop);
-        if (stop.what == FRAMING_GO_ON)
+        size_t read = framing_read(&c->framing, bytes, some, &stop);
+        at += read;
+        if (stop.what == FRAMING_GO_ON) {
+            if (read == 0)
+                return;
             continue;
+        }
+        if (stop.line > at) {
+            /* The line began in bytes evhttp has taken already: the framing
+             * and evhttp disagree (a header one reads and the other does
+             * not), so leave the answer to evhttp. */
+            c->framing.state = FRAMING_BROKEN;
+            return;
+        }
         size_t line_at = at - stop.line;
         struct evbuffer *before = evbuffer_new();
         if (!before)
@@ -297,6 +312,8 @@ static void read_framing(struct conn *c, struct evbuffer *in, size_t n)
         evbuffer_free(before);
         len = evbuffer_get_length(in);
     }
+    if (c->gone && stop.what != FRAMING_GO_ON)
+        hold_eof_for_pipelined(c); /* the input changed under the watermark */
 }
 
 static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
@@ -304,7 +321,7 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
     struct bufferevent *bev = arg;
     struct conn *c = conn_at(bev);
     if (info->n_added == 0) { /* evhttp took a request, or part of one */
-        if (c && c->gone)
+        if (c && c->gone && !c->rewriting)
             hold_eof_for_pipelined(c);
         return;
     }

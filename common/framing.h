@@ -19,6 +19,8 @@ struct framing {
     int64_t left;           /* FRAMING_BODY, FRAMING_DATA: bytes still to come */
     size_t line_len;        /* bytes of the current line so far */
     char line[128];         /* its start: enough to judge a header's name or a size */
+    char last;              /* its last byte so far (a CR, before its LF?) */
+    int tail_ink;           /* a byte past line[] that is not a space or a tab */
     unsigned heads;         /* heads read whole so far */
 };
 

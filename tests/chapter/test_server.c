@@ -161,6 +161,8 @@ END_TEST
  * Too Large: the body was malformed, not large), and the connection closes.
  * A good body, an extension, a size line in pieces and a body too large for
  * the server (413, rightly) are as before. */
+static long cpu_over_a_second(pid_t pid);
+
 START_TEST(chunk_sizes_are_judged_as_go_judges_them)
 {
     struct child s;
@@ -175,6 +177,9 @@ START_TEST(chunk_sizes_are_judged_as_go_judges_them)
         { "2\r\nab\r\n0\r\n\r\n", "200", "ok" },
         { "2;name=value\r\nab\r\n0\r\n\r\n", "200", "ok" },
         { "2 \r\nab\r\n0\r\n\r\n", "200", "ok" },
+        { "1 ;x\r\na\r\n0\r\n\r\n", "400", "invalid byte in chunk length" },
+        { "2\nab\r\n0\r\n\r\n", "400", "chunked line ends with bare LF" },
+        { "2\r\nab\n0\r\n\r\n", "400", "malformed chunked encoding" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char request[512];
@@ -199,6 +204,37 @@ START_TEST(chunk_sizes_are_judged_as_go_judges_them)
                       strstr(second, "invalid byte in chunk length"),
                   "a good request, then a bad chunk size in two writes: want 200 then 400, "
                   "got:\n%s", text);
+    /* more bytes after the bad size, in a later write: refused all the same,
+     * with no busy loop on the bytes that follow */
+    fd = raw_send(s.port, "POST /test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "zz\r\n");
+    ck_assert_msg(fd >= 0, "cannot connect");
+    for (int i = 0; i < 20; i++)
+        if (send(fd, "more bytes after the bad size\r\n", 31, MSG_NOSIGNAL) != 31)
+            break;
+    got = read_until(fd, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+    close(fd);
+    text[got] = '\0';
+    ck_assert_msg(status_of(text) == 400 && strstr(text, "invalid byte in chunk length"),
+                  "a bad size, then more bytes: want 400, got:\n%s", text);
+    long used = cpu_over_a_second(s.pid);
+    ck_assert_msg(used <= 100, "after a bad size and more bytes, the server used %ld ms of CPU in 1 s",
+                  used);
+    /* headers that end in a bare LF (evhttp takes them) frame the body as
+     * evhttp does: a Content-Length body, then a chunked request judged */
+    fd = raw_send(s.port, "POST /test HTTP/1.1\nHost: x\nX-Pad: 00000000000000000000\n"
+                          "Content-Length: 5\n\n12345"
+                          "POST /test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "zz\r\n");
+    ck_assert_msg(fd >= 0, "cannot connect");
+    got = read_until(fd, text, sizeof text, 0, deadline_after(5000 * unit_slowdown()));
+    close(fd);
+    text[got] = '\0';
+    second = strstr(text + 1, "HTTP/1.1 ");
+    ck_assert_msg(status_of(text) == 405 && second && status_of(second) == 400 &&
+                      strstr(second, "invalid byte in chunk length"),
+                  "a Content-Length body after bare-LF headers, then a bad size: want 405 then "
+                  "400, got:\n%s", text);
     /* larger than the server takes: 413 is the truth */
     static char big[70000];
     int n = snprintf(big, sizeof big, "%s10001\r\n", head);
