@@ -1,6 +1,6 @@
-/* WaitGroup: a counter under a mutex, a condition for its zero, and the
- * number of Waits not yet returned, to catch an Add that starts a new round
- * too early. */
+/* WaitGroup: a counter under a mutex, a condition for its zero, and a round
+ * number that the zero moves on, so that a Wait returns once its round is
+ * over and can tell when an Add started the next one before it returned. */
 #include "threadleaks/waitgroup.h"
 
 #include <errno.h>
@@ -15,16 +15,13 @@ void tl_wg_add(tl_wg_t *wg, int delta)
 {
     pthread_mutex_lock(&wg->mu);
     int n = wg->n += delta;
-    /* From zero while a Wait has yet to return: Go's rule is that new Adds
-     * happen after every Wait of the round before has returned. */
-    bool misuse = delta > 0 && n == delta && wg->waiters > 0;
-    if (n == 0)
+    if (n == 0 && wg->waiters > 0) {
+        wg->round++; /* the Waits of this round may return */
         pthread_cond_broadcast(&wg->zero);
+    }
     pthread_mutex_unlock(&wg->mu);
     if (n < 0)
         tl_go_panic("sync: negative WaitGroup counter", NULL, 0);
-    if (misuse)
-        tl_go_panic("sync: WaitGroup misuse: Add called concurrently with Wait", NULL, 0);
 }
 
 void tl_wg_done(tl_wg_t *wg)
@@ -35,15 +32,22 @@ void tl_wg_done(tl_wg_t *wg)
 void tl_wg_wait_at(tl_wg_t *wg, const char *file, int line)
 {
     pthread_mutex_lock(&wg->mu);
+    bool reused = false;
     if (wg->n > 0) {
+        unsigned round = wg->round;
         wg->waiters++;
         tl_block(TL_STATE_WG_WAIT, file, line, NULL, 0, -1);
-        while (wg->n > 0)
+        while (wg->round == round)
             pthread_cond_wait(&wg->zero, &wg->mu);
         tl_unblock();
         wg->waiters--;
+        /* The counter reached zero for this Wait, and someone has already
+         * added again before it returned: Go's misuse, said in its words. */
+        reused = wg->n != 0;
     }
     pthread_mutex_unlock(&wg->mu);
+    if (reused)
+        tl_go_panic("sync: WaitGroup is reused before previous Wait has returned", file, line);
 }
 
 struct wg_task {

@@ -20,19 +20,20 @@ typedef struct tl_wg {
     pthread_mutex_t mu;
     pthread_cond_t zero; /* broadcast when n drops to 0 */
     int n;
-    int waiters; /* in tl_wg_wait and not yet returned */
+    int waiters;    /* in tl_wg_wait and not yet returned */
+    unsigned round; /* moves on each time n reaches 0 with waiters */
 } tl_wg_t;
 
-#define TL_WG_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }
+#define TL_WG_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 }
 
 /* wg.Add(delta): adds delta, which may be negative, to the counter; when it
  * becomes zero, every tl_wg_wait returns. A negative counter panics
  * ("sync: negative WaitGroup counter"), as in Go. Call it with a positive
  * delta before starting the thread it counts, never from inside it. To reuse
  * a WaitGroup, add only after every tl_wg_wait of the round before has
- * returned: an add that lifts the counter from zero while one has not panics
- * ("sync: WaitGroup misuse: Add called concurrently with Wait"), as Go does
- * when it catches it. */
+ * returned: a Wait that finds the counter lifted from zero again before it
+ * could return panics ("sync: WaitGroup is reused before previous Wait has
+ * returned"), as Go's does. */
 void tl_wg_add(tl_wg_t *wg, int delta);
 
 /* wg.Done(): tl_wg_add(wg, -1). */
