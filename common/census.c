@@ -67,12 +67,21 @@ static int start_err;
  * without the wait it reads first as often as not, and nothing is seen. */
 static long late_wake_ms;
 
-/* fork: the child has one thread, the one that forked. Every lock a child
- * could need (the registry, each record, the trace's) is held across the
- * fork, in the order threads take them, so no copy is held by a thread the
- * child does not have; the child then keeps only the record of the thread
- * that forked, if tl_go started it, under its new thread id. */
-static pid_t forking_tid;
+/* fork: the child has one thread, the one that forked. The census's locks
+ * and the trace's (the registry, each record, the trace's, in the order
+ * threads take them) are held across the fork, so no copy is held by a
+ * thread the child does not have; the child then keeps only the record of
+ * the thread that forked, if tl_go started it, under its new thread id. A
+ * channel's, context's or timer's lock held by another thread at the fork
+ * stays held in the child, as any mutex does: POSIX allows a child of a
+ * threaded process only async-signal-safe calls until it execs, and this
+ * makes the census and the leak check safe there too, nothing more. */
+static pid_t forking_tid, forked_from;
+
+pid_t tl_census_forked_from(void)
+{
+    return forked_from;
+}
 
 static void fork_prepare(void)
 {
@@ -93,6 +102,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    forked_from = forking_tid;
     tl_trace_fork_child();
     struct record *mine = NULL, *next;
     for (struct record *r = registry; r; r = next) {

@@ -28,6 +28,9 @@ void tl_trace_exited(unsigned generation, pid_t tid);
  * across a fork, so that the child's copy is not held by a thread the child
  * does not have. */
 void tl_trace_fork_prepare(void);
+/* In a child forked since the census started: the thread id, in the parent,
+ * of the thread that forked it; else 0. For leakcheck.c. */
+pid_t tl_census_forked_from(void);
 void tl_trace_fork_parent(void);
 void tl_trace_fork_child(void);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "threadleaks/census.h"
+#include "census_internal.h"
 #include "threadleaks/clock.h"
 
 struct list {
@@ -90,7 +91,8 @@ static unsigned long long start_time(pid_t tid)
     return t;
 }
 
-static bool known(const tl_leakcheck_t *c, pid_t tid)
+/* Where tid is in the check's list of thread ids, or -1. */
+static int index_of(const tl_leakcheck_t *c, pid_t tid)
 {
     int lo = 0, hi = c->nknown;
     while (lo < hi) {
@@ -100,7 +102,22 @@ static bool known(const tl_leakcheck_t *c, pid_t tid)
         else
             hi = mid;
     }
-    return lo < c->nknown && c->known[lo] == tid && start_time(tid) == c->started[lo];
+    return tid > 0 && lo < c->nknown && c->known[lo] == tid ? lo : -1;
+}
+
+/* Whether tid was alive at the check's start, by its id alone (in a child,
+ * the parent's threads are not there to ask). */
+static bool listed_tid(const tl_leakcheck_t *c, pid_t tid)
+{
+    return index_of(c, tid) >= 0;
+}
+
+/* Whether tid is a thread alive at the check's start: the same id and the
+ * same start time, so that a new thread given an old id is not taken for it. */
+static bool known(const tl_leakcheck_t *c, pid_t tid)
+{
+    int i = index_of(c, tid);
+    return i >= 0 && start_time(tid) == c->started[i];
 }
 
 tl_leakcheck_t *tl_leakcheck_begin(void)
@@ -214,8 +231,9 @@ static int leaks(const tl_leakcheck_t *c, pid_t **out)
     if (n < 0)
         return -1;
     /* In a child forked since the check began, the thread that forked has the
-     * child's pid for its id: the thread the parent knew, not a new one. */
-    pid_t forked = getpid() != c->pid ? getpid() : 0;
+     * child's pid for its id: no new thread if the parent knew it at the
+     * start, a leak still if it did not. */
+    pid_t forked = getpid() != c->pid && listed_tid(c, tl_census_forked_from()) ? getpid() : 0;
     for (int i = 0; i < n; i++)
         if (ids[i] != forked && !known(c, ids[i]) && !ignored(c, ids[i]))
             ids[m++] = ids[i];
