@@ -37,8 +37,10 @@ enum {
     MAX_BODY = 64 * 1024,
     IDLE_TIMEOUT_S = 60,
     BACKLOG = 1024,
-    SHUTDOWN_MS = 900 * SLOWDOWN, /* SIGINT to exit, everything included */
-    GRACE_MS = 700 * SLOWDOWN,    /* SIGINT to the last reply written */
+    SHUTDOWN_MS = 900 * SLOWDOWN, /* SIGINT to exit, everything included, */
+    GRACE_MS = 700 * SLOWDOWN,    /* SIGINT to the last reply written, */
+    GRACE_STEP_MS = 100 * SLOWDOWN, /* unless replies are still going out: then a step more */
+    GRACE_MAX_MS = 5000 * SLOWDOWN, /* at most, from SIGINT */
     STALL_MS = 50,     /* then no thread ending for this long: the rest are stuck */
 };
 
@@ -57,6 +59,8 @@ struct server {
     int closing; /* replies sent since stopping whose connection is still open */
     long chans_at_start; /* tl_chan_live() once listening: what the server itself holds */
     int64_t stop_deadline;
+    int64_t stop_at;    /* when the signal came */
+    int jobs_at_look;   /* requests unanswered at the grace's last look */
     struct event *sigint, *sigterm, *grace;
     struct event *trace_done;         /* ends the recording /debug/trace asked for */
     struct evhttp_request *trace_req; /* its request, until then; shutdown waits for it */
