@@ -195,14 +195,16 @@ static void on_grace_over(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct server *srv = arg;
-    /* Replies still going out, or threads still ending: a busy machine, not
-     * a stuck handler. Go's Shutdown waits for them; so does this, a step at
-     * a time, up to a bound. A step in which nothing ends stops it. */
-    int running = go_running();
-    if ((srv->jobs < srv->jobs_at_look || running < srv->running_at_look) &&
+    /* Replies still going out, or threads still ending (the kernel's count:
+     * a thread that has left go() may still be exiting, and a starved
+     * handler waits behind them): a busy machine, not a stuck handler. Go's
+     * Shutdown waits for them; so does this, a step at a time, up to a
+     * bound. A step in which nothing ends stops it. */
+    int threads = census_threads();
+    if ((srv->jobs < srv->jobs_at_look || threads < srv->threads_at_look) &&
         now_ms() - srv->stop_at < GRACE_MAX_MS) {
         srv->jobs_at_look = srv->jobs;
-        srv->running_at_look = running;
+        srv->threads_at_look = threads;
         srv->stop_deadline = deadline_after(SHUTDOWN_MS - GRACE_MS);
         struct timeval step = { GRACE_STEP_MS / 1000, GRACE_STEP_MS % 1000 * 1000 };
         evtimer_add(srv->grace, &step);
@@ -225,7 +227,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     srv->stopping = true;
     srv->stop_at = now_ms();
     srv->jobs_at_look = srv->jobs;
-    srv->running_at_look = go_running();
+    srv->threads_at_look = census_threads();
     srv->stop_deadline = deadline_after(SHUTDOWN_MS);
     evhttp_del_accept_socket(srv->http, srv->listener);
     srv->listener = NULL;

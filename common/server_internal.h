@@ -61,7 +61,7 @@ struct server {
     int64_t stop_deadline;
     int64_t stop_at;    /* when the signal came */
     int jobs_at_look;   /* requests unanswered at the grace's last look */
-    int running_at_look; /* and go() threads not yet returned */
+    int threads_at_look; /* and the kernel's count of this process's threads */
     struct event *sigint, *sigterm, *grace;
     struct event *trace_done;         /* ends the recording /debug/trace asked for */
     struct evhttp_request *trace_req; /* its request, until then; shutdown waits for it */
