@@ -107,11 +107,11 @@ void flags_parse(int argc, char **argv, const struct flag *flags, int n, const c
             *(bool *)f->out = true;
             continue;
         }
-        char said[160];
-        takes(f, said, sizeof said);
-        if (i + 1 >= argc)
-            flag_usage_error(argv[0], usage, said, NULL);
-        if (!read_value(f, argv[++i]))
-            flag_usage_error(argv[0], usage, said, argv[i]);
+        const char *value = i + 1 < argc ? argv[++i] : NULL;
+        if (!value || !read_value(f, value)) {
+            char said[160];
+            takes(f, said, sizeof said);
+            flag_usage_error(argv[0], usage, said, value);
+        }
     }
 }

@@ -309,11 +309,6 @@ struct options {
     bool with_db;
 };
 
-static bool is_db_addr(const char *value)
-{
-    return db_addr_ok(value);
-}
-
 static void parse_flags(int argc, char **argv, struct options *o)
 {
     char usage[sizeof usage_text + sizeof db_usage + 256];
@@ -328,7 +323,7 @@ static void parse_flags(int argc, char **argv, struct options *o)
         { "--max-inflight", FLAG_INT, &o->max_inflight, 1, 1000000, NULL, NULL },
         { "--stack-size", FLAG_INT, &kib, 16, 1 << 20, NULL, NULL },
         { "--no-threads", FLAG_SWITCH, &o->no_threads, 0, 0, NULL, NULL },
-        { "--db", FLAG_TEXT, &db, 0, 0, "IPV4:PORT", is_db_addr }, /* the last: with_db only */
+        { "--db", FLAG_TEXT, &db, 0, 0, "IPV4:PORT", db_addr_ok }, /* the last: with_db only */
     };
     flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]) - !o->with_db, usage);
     o->port = (int)port;
