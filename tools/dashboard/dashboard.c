@@ -37,12 +37,12 @@
 #include <event2/thread.h>
 
 #include "burst.h"
-#include "census.h"
 #include "chan.h"
 #include "clock.h"
 #include "flags.h"
 #include "go.h"
 #include "proc.h"
+#include "stage.h"
 
 enum {
     SAMPLE_MS = 100,          /* ten samples a second */
@@ -55,12 +55,12 @@ enum {
     INCIDENT_SECONDS = 30,
 };
 
-static const char usage[] =
-    "usage: dashboard [--chapter NN] [--build DIR] [--page DIR] [--port PORT]\n"
-    "                 [--time-scale F]\n"
+/* %s: the command as the user typed it, ./lab dashboard or build/dashboard */
+static const char usage_text[] =
+    "usage: %s [NN] [--port PORT] [--time-scale F] [--build DIR] [--page DIR]\n"
     "\n"
     "Serves the live page of chapter NN's leaky and fixed servers on 127.0.0.1.\n"
-    "  --chapter NN    the chapter to start with, 01 to 06 (default 05)\n"
+    "  NN, --chapter NN  the chapter to start with, 01 to 06 (default 05)\n"
     "  --build DIR     where the chapters' servers are built (default build)\n"
     "  --page DIR      the page's files (default: the source tree's)\n"
     "  --port PORT     port to listen on, 0 picks a free one (default 8090)\n"
@@ -83,8 +83,6 @@ struct action {
     bool running;
     char result[1024];
 };
-
-static const char *const kinds[2] = { "leaky", "fixed" };
 
 static struct {
     pthread_mutex_t mu;
@@ -122,19 +120,6 @@ static void mark(const char *label, double t)
         snprintf(m->label, sizeof m->label, "%s", label);
     }
     pthread_mutex_unlock(&d.mu);
-}
-
-/* ---- chapters ---- */
-
-static bool chapter_dir(int nn, char *dir, size_t size)
-{
-    static const char *const dirs[] = { "01-fire-and-forget", "02-channel-block",
-                                        "03-background-ctx", "04-timeout-fix",
-                                        "05-fanout-cancel", "06-errgroup" };
-    if (nn < 1 || nn > 6)
-        return false;
-    snprintf(dir, size, "%s", dirs[nn - 1]);
-    return true;
 }
 
 /* ---- forking the servers ---- */
@@ -194,10 +179,10 @@ static void start_chapter(const char *dir)
     int started = 0;
     for (int k = 0; k < 2; k++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s/%s", d.build, dir, kinds[k]);
+        snprintf(path, sizeof path, "%s/%s/%s", d.build, dir, stage_kinds[k]);
         if (spawn_server(&srv[k], path) != 0) {
             snprintf(error, sizeof error, "%s/%s/%s did not start (is it built?)", d.build,
-                     dir, kinds[k]);
+                     dir, stage_kinds[k]);
             break;
         }
         started++;
@@ -260,9 +245,7 @@ static void fetch_dump(int port, char *out)
 static void sampler(void *arg)
 {
     (void)arg;
-    long cpu_before[2] = { -1, -1 };
-    pid_t pid_before[2] = { 0, 0 };
-    int64_t at_before = now_ms();
+    struct meter m = { { 0, 0 }, { -1, -1 }, 0 }; /* a new chapter's pids start it afresh */
     for (long n = 0; !atomic_load(&stopping); n++) {
         pthread_mutex_lock(&d.mu);
         bool up = d.up;
@@ -270,21 +253,14 @@ static void sampler(void *arg)
         int port[2] = { d.srv[0].port, d.srv[1].port };
         pthread_mutex_unlock(&d.mu);
         if (up) {
+            struct reading r;
+            meter_read(&m, pid, &r);
             struct sample s;
-            int64_t at = now_ms();
             for (int k = 0; k < 2; k++) {
-                long cpu = proc_cpu_ms(pid[k]);
-                if (pid[k] != pid_before[k]) /* another chapter's server: start afresh */
-                    cpu_before[k] = -1;
-                pid_before[k] = pid[k];
-                s.threads[k] = census_threads_of(pid[k]);
-                s.rss_kb[k] = proc_rss_kb(pid[k]);
-                s.cpu[k] = cpu >= 0 && cpu_before[k] >= 0 && at > at_before
-                               ? 100.0 * (double)(cpu - cpu_before[k]) / (double)(at - at_before)
-                               : 0;
-                cpu_before[k] = cpu;
+                s.threads[k] = r.threads[k];
+                s.cpu[k] = r.cpu[k];
+                s.rss_kb[k] = r.rss_kb[k];
             }
-            at_before = at;
             char dump[2][DUMP_SIZE];
             bool dumped = n % DUMP_EVERY == 0;
             for (int k = 0; dumped && k < 2; k++)
@@ -298,8 +274,6 @@ static void sampler(void *arg)
                     memcpy(d.dump[k], dump[k], DUMP_SIZE);
             }
             pthread_mutex_unlock(&d.mu);
-        } else {
-            cpu_before[0] = cpu_before[1] = -1;
         }
         struct timespec period = { 0, SAMPLE_MS * 1000000L };
         nanosleep(&period, NULL); /* the sampling period, not a wait for anything */
@@ -308,93 +282,20 @@ static void sampler(void *arg)
 
 /* ---- the buttons ---- */
 
-struct side_load {
-    struct burst b;
-    struct burst_result r;
-};
-
-static void *run_side(void *arg)
-{
-    struct side_load *s = arg;
-    if (burst_run(&s->b, &s->r) != 0)
-        s->r.failed = s->b.requests;
-    return NULL;
-}
-
-/* fn(arg[0]) and fn(arg[1]) at once, joined: the two sides of one button. */
-static void both(void *(*fn)(void *), void *arg0, void *arg1)
-{
-    pthread_t t;
-    bool started = pthread_create(&t, NULL, fn, arg0) == 0;
-    if (!started)
-        fn(arg0);
-    fn(arg1);
-    if (started)
-        pthread_join(t, NULL);
-}
-
-/* What a status means in the article's story, for the people watching. */
-static const char *meaning(int status)
-{
-    switch (status) {
-    case 200: return "answered";
-    case 500: return "process's error: 5 s of work under a 3 s deadline";
-    case 503: return "refused: no room for another request";
-    case 504: return "timeout: the handler's 2 s ran out";
-    default: return "";
-    }
-}
-
-/* "leaky: 500 ×600, 3 hung up": what one side's clients got. */
-static void describe(char *out, size_t size, const char *kind, const struct burst_result *r)
-{
-    size_t n = (size_t)snprintf(out, size, "%s:", kind);
-    const char *sep = "";
-    for (int st = 0; st < BURST_MAX_STATUS && n < size; st++)
-        if (r->status[st]) {
-            n += (size_t)snprintf(out + n, size - n, "%s %d ×%d", sep, st, r->status[st]);
-            sep = ",";
-        }
-    if (r->hung_up && n < size) {
-        n += (size_t)snprintf(out + n, size - n, "%s %d hung up", sep, r->hung_up);
-        sep = ",";
-    }
-    if (r->failed && n < size)
-        snprintf(out + n, size - n, "%s %d failed", sep, r->failed);
-}
-
-/* Each status either side got, said once: " (500: process's error ...)". */
-static void meanings(char *out, size_t size, const struct burst_result r[2])
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (int st = 0; st < BURST_MAX_STATUS && n < size; st++)
-        if ((r[0].status[st] || r[1].status[st]) && meaning(st)[0])
-            n += (size_t)snprintf(out + n, size - n, "%s%d: %s", n ? "; " : " (", st,
-                                  meaning(st));
-    if (n && n < size)
-        snprintf(out + n, size - n, ")");
-}
-
 /* The same load at both servers at once; ends the action with what each got. */
 static void load_both(struct action *a, const struct burst *shape, const char *end_label)
 {
     pthread_mutex_lock(&d.mu);
     int port[2] = { d.srv[0].port, d.srv[1].port };
     pthread_mutex_unlock(&d.mu);
-    struct side_load side[2];
-    for (int k = 0; k < 2; k++) {
-        side[k] = (struct side_load){ .b = *shape };
-        side[k].b.port = port[k];
-    }
-    both(run_side, &side[0], &side[1]);
+    struct burst_result got[2];
+    stage_load_both(shape, port, got);
     if (end_label)
         mark(end_label, story_now());
     char text[2][sizeof a->result / 4], said[sizeof a->result / 2];
     for (int k = 0; k < 2; k++)
-        describe(text[k], sizeof text[k], kinds[k], &side[k].r);
-    struct burst_result got[2] = { side[0].r, side[1].r };
-    meanings(said, sizeof said, got);
+        stage_describe(text[k], sizeof text[k], stage_kinds[k], &got[k]);
+    stage_meanings(said, sizeof said, got);
     pthread_mutex_lock(&d.mu);
     snprintf(a->result, sizeof a->result, "%s; %s%s", text[0], text[1], said);
     a->running = false;
@@ -445,7 +346,13 @@ static void fire_patient(void *arg)
     for (int k = 0; k < 2; k++)
         p[k] = (struct patient_side){ .port = d.srv[k].port };
     pthread_mutex_unlock(&d.mu);
-    both(ask, &p[0], &p[1]);
+    pthread_t t; /* the leaky side's, beside the fixed one's on this thread */
+    bool started = pthread_create(&t, NULL, ask, &p[0]) == 0;
+    if (!started)
+        ask(&p[0]);
+    ask(&p[1]);
+    if (started)
+        pthread_join(t, NULL);
     char text[2][200];
     for (int k = 0; k < 2; k++) {
         char body[80];
@@ -453,9 +360,9 @@ static void fire_patient(void *arg)
         body[strcspn(body, "\n")] = '\0';
         if (p[k].r.status)
             snprintf(text[k], sizeof text[k], "%s: %d \"%s\" at %.1f s",
-                     kinds[k], p[k].r.status, body, (double)p[k].r.ms / 1000.0 / d.scale);
+                     stage_kinds[k], p[k].r.status, body, (double)p[k].r.ms / 1000.0 / d.scale);
         else
-            snprintf(text[k], sizeof text[k], "%s: no answer", kinds[k]);
+            snprintf(text[k], sizeof text[k], "%s: no answer", stage_kinds[k]);
     }
     pthread_mutex_lock(&d.mu);
     snprintf(d.patient.result, sizeof d.patient.result, "%s; %s", text[0], text[1]);
@@ -591,7 +498,7 @@ static void on_chapter(struct evhttp_request *req, const char *nn_text)
 {
     long nn;
     char dir[64];
-    if (!nn_text || !flag_int(nn_text, 1, 6, &nn) || !chapter_dir((int)nn, dir, sizeof dir)) {
+    if (!nn_text || !flag_int(nn_text, 1, 6, &nn) || !stage_chapter_dir((int)nn, dir, sizeof dir)) {
         reply_error(req, 400, "nn takes a chapter number, 01 to 06");
         return;
     }
@@ -733,6 +640,14 @@ static bool fits_page(const char *value)
 
 int main(int argc, char **argv)
 {
+    /* ./lab runs it as "./lab" (exec -a): its messages then name what the
+     * learner typed */
+    size_t len = strlen(argv[0]);
+    const char *me = len >= 3 && strcmp(argv[0] + len - 3, "lab") == 0 ? "./lab dashboard"
+                                                                          : "build/dashboard";
+    char usage[sizeof usage_text + 32];
+    snprintf(usage, sizeof usage, usage_text, me);
+    argv[0] = (char *)me;
     long nn = 5, port = 8090;
     double scale = 0.5;
     d.build = "build";
@@ -745,6 +660,12 @@ int main(int argc, char **argv)
         { "--port", FLAG_INT, &port, 0, 65535, NULL, NULL },
         { "--time-scale", FLAG_POSITIVE, &scale, 0, 10, NULL, NULL },
     };
+    if (argc > 1 && argv[1][0] != '-') { /* ./lab dashboard 06 */
+        if (strlen(argv[1]) != 2 || !flag_int(argv[1], 1, 6, &nn))
+            flag_usage_error(me, usage, "chapters are 01 to 06", argv[1]);
+        argv[1] = argv[0];
+        argv++, argc--;
+    }
     flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), usage);
     if (page)
         snprintf(d.page, sizeof d.page, "%s", page);
@@ -769,7 +690,7 @@ int main(int argc, char **argv)
         return 1;
     }
     char dir[64];
-    chapter_dir((int)nn, dir, sizeof dir);
+    stage_chapter_dir((int)nn, dir, sizeof dir);
     d.switching = true;
     start_chapter(dir);
     if (!d.up) {
@@ -783,6 +704,7 @@ int main(int argc, char **argv)
     printf("listening on http://127.0.0.1:%d\n", bound);
     printf("dashboard: %s, leaky on port %d, fixed on port %d, time scale %g\n", d.dir,
            d.srv[0].port, d.srv[1].port, d.scale);
+    printf("Open the address above in a browser; Ctrl-C here stops it all.\n");
     fflush(stdout);
     if (go("sampler", sampler, NULL) != 0) {
         fprintf(stderr, "dashboard: cannot start the sampler\n");
