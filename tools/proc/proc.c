@@ -83,7 +83,12 @@ static const char *sigabbrev(int sig)
 static int temp_file(char *path, size_t size, const char *what)
 {
     const char *dir = getenv("CHAPTER_LOG_DIR");
-    snprintf(path, size, "%s/chapter-%s-XXXXXX", dir ? dir : "/tmp", what);
+    int len = snprintf(path, size, "%s/chapter-%s-XXXXXX", dir ? dir : "/tmp", what);
+    if (len < 0 || (size_t)len >= size) { /* a cut template would make a file elsewhere */
+        fprintf(stderr, "proc: CHAPTER_LOG_DIR is too long for a file name: %s\n", dir);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     return mkstemp(path);
 }
 

@@ -14,7 +14,7 @@ struct child {
     int port;
     int status; /* from waitpid, once it has exited */
     int reaped; /* waitpid has returned it */
-    char out[64], err[64];
+    char out[512], err[512]; /* its output files: CHAPTER_LOG_DIR may be deep */
 };
 
 /* Starts path --port 0 --time-scale scale, then the extra flag and its value
