@@ -31,12 +31,12 @@
 #include "go.h"
 #include "server.h"
 
-static void slowWorker(ctx_t *ctx, int id, chan_t *done);
+static void slowWorker(ctx_t *ctx, chan_t *done);
 
 static void handler(struct response *w, struct request *r)
 {
     chan_t *done = chan_make(1, 0);
-    if (!done || go_with("slowWorker", slowWorker, r->ctx, 0, done) != 0) {
+    if (!done || go_with("slowWorker", slowWorker, r->ctx, done) != 0) {
         http_error(w, "cannot start the worker", 503);
         chan_release(done);
         return;
@@ -51,9 +51,8 @@ static void handler(struct response *w, struct request *r)
 }
 
 /* With close(done) from the go func: done is closed however it ends. */
-static void slowWorker(ctx_t *ctx, int id, chan_t *done)
+static void slowWorker(ctx_t *ctx, chan_t *done)
 {
-    (void)id;
     chan_t *timer = time_after(seconds(10));
     struct chan_case cases[] = {
         chan_recv_case(timer, NULL),

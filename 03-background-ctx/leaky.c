@@ -31,19 +31,18 @@
 #include "go.h"
 #include "story.h"
 
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+static void run_query(ctx_t *ctx, chan_t *resultCh);
 
 static int queryData(ctx_t *ctx, chan_t *resultCh)
 {
     ctx = ctx_background(); /* ❌ the request's context is dropped here */
 
-    return go_with("query", run_query, ctx, 0, resultCh);
+    return go_with("query", run_query, ctx, resultCh);
 }
 
 /* The go func: the query, under ctx, and its row sent on resultCh. */
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
+static void run_query(ctx_t *ctx, chan_t *resultCh)
 {
-    (void)id;
     struct result row;
     if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
         chan_send(resultCh, &row);

@@ -38,9 +38,8 @@ int fetch_leaky(int64_t timeout_ms, int *answer)
 
 /* ---- fixed ---- */
 
-static void ask_backend(tl_ctx_t *ctx, int id, tl_chan_t *result)
+static void ask_backend(tl_ctx_t *ctx, tl_chan_t *result)
 {
-    (void)id;
     tl_chan_t *slow = tl_time_after(backend_ms);
     struct tl_chan_case cases[] = { tl_chan_recv_case(slow, NULL),
                                     tl_chan_recv_case(tl_ctx_done(ctx), NULL) };
@@ -55,7 +54,7 @@ int fetch(tl_ctx_t *parent, int64_t timeout_ms, int *answer)
 {
     tl_ctx_t *ctx = tl_ctx_with_timeout(parent, timeout_ms);
     tl_chan_t *result = ctx ? tl_chan_make(sizeof(int), 1) : NULL;
-    int err = result ? tl_go_with("backend", ask_backend, ctx, 0, result) : ENOMEM;
+    int err = result ? tl_go_with("backend", ask_backend, ctx, result) : ENOMEM;
     if (!err) {
         struct tl_chan_case cases[] = { tl_chan_recv_case(result, answer),
                                         tl_chan_recv_case(tl_ctx_done(ctx), NULL) };

@@ -27,16 +27,24 @@ extern "C" {
 int tl_go_at(const char *name, void (*fn)(void *arg), void *arg, const char *func,
           const char *file, int line);
 
-/* go func() { fn(ctx, id, ch) }(): the C shape of a Go closure that captured
- * a context and a channel. Starts fn(ctx, id, ch) on a new thread named name;
- * the thread holds its own references to ctx and ch (either may be NULL)
- * while fn runs and drops them when fn returns, so it may safely outlive its
+/* go func() { fn(ctx, ch) }(): the C shape of a Go closure that captured a
+ * context and a channel. Starts fn(ctx, ch) on a new thread named name; the
+ * thread holds its own references to ctx and ch (either may be NULL) while
+ * fn runs and drops them when fn returns, so it may safely outlive its
  * caller. Returns 0, or an errno value (then fn never runs and nothing was
  * taken). */
-#define tl_go_with(name, fn, ctx, id, ch) \
-    tl_go_with_at((name), (fn), (ctx), (id), (ch), __func__, __FILE__, __LINE__)
-int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch), tl_ctx_t *ctx,
-               int id, tl_chan_t *ch, const char *func, const char *file, int line);
+#define tl_go_with(name, fn, ctx, ch) \
+    tl_go_with_at((name), (fn), (ctx), (ch), __func__, __FILE__, __LINE__)
+int tl_go_with_at(const char *name, void (*fn)(tl_ctx_t *ctx, tl_chan_t *ch), tl_ctx_t *ctx,
+                  tl_chan_t *ch, const char *func, const char *file, int line);
+
+/* The same for a closure that also captured its loop's i, as the article's
+ * fan-out does: go func(id int) { ... }(i). */
+#define tl_go_with_id(name, fn, ctx, id, ch) \
+    tl_go_with_id_at((name), (fn), (ctx), (id), (ch), __func__, __FILE__, __LINE__)
+int tl_go_with_id_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan_t *ch),
+                     tl_ctx_t *ctx, int id, tl_chan_t *ch, const char *func, const char *file,
+                     int line);
 
 /* How many calls to tl_go (and tl_go_with) on the calling thread have
  * failed to start a thread, so far: a server can tell from it that a

@@ -473,10 +473,9 @@ END_TEST
  * the deadline, as Go's does (its timer holds the context); here the
  * context's memory lives on with the channel, so the wake that closes it
  * touches nothing freed (ASan would say). */
-static void wait_for_done(ctx_t *ctx, int id, chan_t *done)
+static void wait_for_done(ctx_t *ctx, chan_t *done)
 {
     (void)ctx;
-    (void)id;
     chan_recv(done, NULL);
 }
 
@@ -491,7 +490,7 @@ START_TEST(a_done_channel_outliving_its_context_closes_at_the_deadline)
     chan_release(done);
 
     ctx = ctx_with_timeout(ctx_background(), 30);
-    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, 0, ctx_done(ctx)), 0);
+    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, ctx_done(ctx)), 0);
     ctx_release(ctx);
     ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);
 }
@@ -505,7 +504,7 @@ START_TEST(a_done_channel_outliving_its_context_closes_with_the_parent)
     ctx_t *ctx = ctx_with_cancel(parent);
     chan_t *done = chan_ref(ctx_done(ctx));
     ctx_release(ctx); /* no cancel */
-    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, 0, done), 0);
+    ck_assert_int_eq(go_with("waiter", wait_for_done, NULL, done), 0);
     ck_assert(unit_blocked(1, "waiter", "chan_recv"));
     ctx_cancel(parent);
     ck_assert_int_eq(go_wait_all(deadline_after(2000)), 0);

@@ -44,10 +44,9 @@ static bool recv_now(chan_t *c, int *v, bool *ok)
     return chosen == 0;
 }
 
-static void produce_100(ctx_t *ctx, int id, chan_t *c)
+static void produce_100(ctx_t *ctx, chan_t *c)
 {
     (void)ctx;
-    (void)id;
     for (int i = 0; i < 100; i++)
         chan_send(c, &i);
 }
@@ -97,7 +96,7 @@ START_TEST(TestChan)
         chan_release(d);
 
         /* 100 integers arrive uncorrupted, in FIFO order. */
-        ck_assert_int_eq(go_with("producer", produce_100, NULL, 0, c), 0);
+        ck_assert_int_eq(go_with("producer", produce_100, NULL, c), 0);
         for (int i = 0; i < N; i++) {
             int got = -1;
             chan_recv(c, &got);
@@ -161,7 +160,7 @@ START_TEST(TestSelfSelect)
     for (int k = 0; k < 2; k++) {
         chan_t *c = chan_make(sizeof(int), caps[k]);
         for (int p = 0; p < 2; p++)
-            ck_assert_int_eq(go_with("self", self_selector, NULL, p, c), 0);
+            ck_assert_int_eq(go_with_id("self", self_selector, NULL, p, c), 0);
         ck_assert_int_eq(go_wait_all(deadline_after(10000)), 0);
         ck_assert_msg(atomic_load(&self_receives) == 0, "self receive %d times",
                       atomic_load(&self_receives));

@@ -83,17 +83,17 @@ START_TEST(TestTryGo)
     for (int i = 0; i < N; i++)
         ck_assert_msg(group_try_go(g, "try", send_on, ch), "TryGo failed at the %d-th call", i);
     ck_assert_msg(!group_try_go(g, "try", send_on, ch), "TryGo succeeded past the limit");
-    ck_assert_int_eq(go_with("drain", receive_n, NULL, N, ch), 0);
+    ck_assert_int_eq(go_with_id("drain", receive_n, NULL, N, ch), 0);
     group_wait(g);
 
     ck_assert(group_try_go(g, "try", send_on, ch));
-    ck_assert_int_eq(go_with("drain", receive_n, NULL, 1, ch), 0);
+    ck_assert_int_eq(go_with_id("drain", receive_n, NULL, 1, ch), 0);
     group_wait(g);
 
     ck_assert_int_eq(group_set_limit(g, 1), 0); /* switch limit */
     ck_assert(group_try_go(g, "try", send_on, ch));
     ck_assert(!group_try_go(g, "try", send_on, ch));
-    ck_assert_int_eq(go_with("drain", receive_n, NULL, 1, ch), 0);
+    ck_assert_int_eq(go_with_id("drain", receive_n, NULL, 1, ch), 0);
     group_wait(g);
 
     ck_assert_int_eq(group_set_limit(g, 0), 0); /* block all calls */

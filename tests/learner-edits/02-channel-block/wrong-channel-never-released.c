@@ -27,7 +27,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch);
+static void send_one(ctx_t *ctx, chan_t *ch);
 
 static int worker(void)
 {
@@ -35,14 +35,13 @@ static int worker(void)
     if (!ch)
         return ENOMEM;
     /* go_with hands the channel to the sender, which releases it when done */
-    return go_with("sender", send_one, NULL, 0, ch);
+    return go_with("sender", send_one, NULL, ch);
 }
 
 /* go func() { ch <- 1 }() */
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
+static void send_one(ctx_t *ctx, chan_t *ch)
 {
     (void)ctx;
-    (void)id;
     int one = 1;
     chan_send(ch, &one);
 }

@@ -24,24 +24,23 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch);
+static void send_one(ctx_t *ctx, chan_t *ch);
 
 static int worker(void)
 {
     chan_t *ch = chan_make(sizeof(int), 0);
     if (!ch)
         return ENOMEM;
-    int err = go_with("sender", send_one, NULL, 0, ch);
+    int err = go_with("sender", send_one, NULL, ch);
     chan_close(ch); /* nobody will receive: close it so the sender is let go */
     chan_release(ch);
     return err;
 }
 
 /* go func() { ch <- 1 }() */
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
+static void send_one(ctx_t *ctx, chan_t *ch)
 {
     (void)ctx;
-    (void)id;
     int one = 1;
     chan_send(ch, &one);
 }

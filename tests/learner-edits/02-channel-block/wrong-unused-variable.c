@@ -24,7 +24,7 @@
 #include "go.h"
 #include "server.h"
 
-static void send_one(ctx_t *ctx, int id, chan_t *ch);
+static void send_one(ctx_t *ctx, chan_t *ch);
 
 static int worker(void)
 {
@@ -32,7 +32,7 @@ static int worker(void)
     if (!ch)
         return ENOMEM;
     int v;
-    int err = go_with("sender", send_one, NULL, 0, ch);
+    int err = go_with("sender", send_one, NULL, ch);
     if (err == 0)
         chan_recv(ch, NULL); /* receive it, the value is not needed */
     chan_release(ch);
@@ -40,10 +40,9 @@ static int worker(void)
 }
 
 /* go func() { ch <- 1 }() */
-static void send_one(ctx_t *ctx, int id, chan_t *ch)
+static void send_one(ctx_t *ctx, chan_t *ch)
 {
     (void)ctx;
-    (void)id;
     int one = 1;
     chan_send(ch, &one);
 }

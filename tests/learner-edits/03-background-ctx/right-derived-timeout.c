@@ -36,7 +36,7 @@
 
 #include <errno.h>
 
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+static void run_query(ctx_t *ctx, chan_t *resultCh);
 
 static int queryData(ctx_t *ctx, chan_t *resultCh)
 {
@@ -44,15 +44,14 @@ static int queryData(ctx_t *ctx, chan_t *resultCh)
     ctx_t *qctx = ctx_with_timeout(ctx, seconds(2));
     if (!qctx)
         return ENOMEM;
-    int err = go_with("query", run_query, qctx, 0, resultCh);
+    int err = go_with("query", run_query, qctx, resultCh);
     ctx_release(qctx); /* the query thread holds its own reference */
     return err;
 }
 
 /* The go func: the query, under ctx, and its row sent on resultCh. */
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
+static void run_query(ctx_t *ctx, chan_t *resultCh)
 {
-    (void)id;
     struct result row;
     if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
         chan_send(resultCh, &row);

@@ -34,12 +34,11 @@
 #include "go.h"
 #include "story.h"
 
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+static void run_query(ctx_t *ctx, chan_t *resultCh);
 
 /* The go func: the query, under ctx, and its row sent on resultCh. */
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
+static void run_query(ctx_t *ctx, chan_t *resultCh)
 {
-    (void)id;
     struct result row;
     if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
         chan_send(resultCh, &row);
@@ -49,7 +48,7 @@ static void handler(struct response *w, struct request *r)
 {
     ctx_t *ctx = ctx_with_timeout(r->ctx, seconds(2));
     chan_t *resultCh = chan_make(sizeof(struct result), 1);
-    if (!ctx || !resultCh || go_with("query", run_query, ctx, 0, resultCh) != 0) {
+    if (!ctx || !resultCh || go_with("query", run_query, ctx, resultCh) != 0) {
         http_error(w, "cannot start the work", 503);
     } else {
         struct result res;

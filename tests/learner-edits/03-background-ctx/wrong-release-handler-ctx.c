@@ -34,19 +34,18 @@
 #include "go.h"
 #include "story.h"
 
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh);
+static void run_query(ctx_t *ctx, chan_t *resultCh);
 
 static int queryData(ctx_t *ctx, chan_t *resultCh)
 {
-    int err = go_with("query", run_query, ctx, 0, resultCh);
+    int err = go_with("query", run_query, ctx, resultCh);
     ctx_release(ctx); /* go_with took its own reference, so drop ours */
     return err;
 }
 
 /* The go func: the query, under ctx, and its row sent on resultCh. */
-static void run_query(ctx_t *ctx, int id, chan_t *resultCh)
+static void run_query(ctx_t *ctx, chan_t *resultCh)
 {
-    (void)id;
     struct result row;
     if (db_query(ctx, server_db(), "SELECT ...", row.text, sizeof row.text) == 0)
         chan_send(resultCh, &row);

@@ -33,7 +33,7 @@
 #include "go.h"
 #include "story.h"
 
-static void work(ctx_t *ctx, int id, chan_t *resultCh);
+static void work(ctx_t *ctx, chan_t *resultCh);
 
 /* Section 四's handler, with resultCh := make(chan string): no room. */
 static void handler(struct response *w, struct request *r)
@@ -42,7 +42,7 @@ static void handler(struct response *w, struct request *r)
 
     chan_t *resultCh = chan_make(sizeof(struct result), 0);
 
-    if (!ctx || !resultCh || go_with("worker", work, ctx, 0, resultCh) != 0) {
+    if (!ctx || !resultCh || go_with("worker", work, ctx, resultCh) != 0) {
         http_error(w, "cannot start the work", 503);
     } else {
         struct result res;
@@ -61,9 +61,8 @@ static void handler(struct response *w, struct request *r)
 }
 
 /* go func(ctx context.Context) { ... }(ctx) */
-static void work(ctx_t *ctx, int id, chan_t *resultCh)
+static void work(ctx_t *ctx, chan_t *resultCh)
 {
-    (void)id;
     chan_t *timer = time_after(seconds(5));
     struct chan_case wait[] = {
         chan_recv_case(timer, NULL),

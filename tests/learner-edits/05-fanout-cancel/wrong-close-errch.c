@@ -103,7 +103,7 @@ static int process(ctx_t *ctx, long fail)
         return ENOMEM;
     int err = 0;
     for (int i = 0; i < workerCount && !err; i++)
-        err = go_with("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
+        err = go_with_id("worker", i == fail ? failingWorker : worker, ctx, i, errCh);
     for (int i = 0; i < workerCount && !err; i++) {
         struct chan_case cases[] = {
             chan_recv_case(errCh, &err),

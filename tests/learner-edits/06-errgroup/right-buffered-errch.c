@@ -95,7 +95,7 @@ static int process(ctx_t *ctx, long fail)
         return ENOMEM;
     int err = 0;
     for (int i = 0; i < workerCount && !err; i++)
-        err = go_with("worker", i == fail ? runFailing : run, ctx, i, errCh);
+        err = go_with_id("worker", i == fail ? runFailing : run, ctx, i, errCh);
     for (int i = 0; i < workerCount && !err; i++)
         chan_recv(errCh, &err);
     chan_release(errCh);

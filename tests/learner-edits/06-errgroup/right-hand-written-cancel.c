@@ -99,7 +99,7 @@ static int process(ctx_t *ctx, long fail)
     }
     int first = 0, started = 0;
     for (int i = 0; i < workerCount; i++) {
-        int err = go_with("worker", i == fail ? runFailing : run, gctx, i, errCh);
+        int err = go_with_id("worker", i == fail ? runFailing : run, gctx, i, errCh);
         if (err) {
             first = err;
             ctx_cancel(gctx);

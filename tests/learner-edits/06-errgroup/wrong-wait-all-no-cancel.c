@@ -95,7 +95,7 @@ static int process(ctx_t *ctx, long fail)
         return ENOMEM;
     int first = 0, started = 0;
     for (int i = 0; i < workerCount; i++) {
-        int err = go_with("worker", i == fail ? runFailing : run, ctx, i, errCh);
+        int err = go_with_id("worker", i == fail ? runFailing : run, ctx, i, errCh);
         if (err) {
             first = err;
             break;
