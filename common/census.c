@@ -220,7 +220,7 @@ int tl_census_warm_up(void)
 static const char *short_path(const char *path);
 
 /* A recording sees a thread from its start, or from trace_begin's look at
- * it (tl_census_trace_found): the thread's events go to the trace, under its
+ * it (tl_trace_begin, below): the thread's events go to the trace, under its
  * record's lock, only once the recording knows it, so that none comes twice
  * or before the thread was found. */
 static bool traced(struct record *r)
@@ -321,28 +321,33 @@ static void thread_unblock(void *thread)
     }
 }
 
-void tl_census_trace_found(unsigned generation,
-                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg)
+/* A recording begins here, above trace.c: the census looks at every thread
+ * started with tl_go() that is alive and marks it known to the recording,
+ * with its record locked; from then on the thread's blocks, wakes and exit
+ * reach the trace, and a thread that starts during the recording announces
+ * itself. */
+int tl_trace_begin(void)
 {
     tl_census_start();
+    unsigned generation = tl_trace_open();
+    if (!generation)
+        return errno;
     pthread_mutex_lock(&registry_mu);
     for (struct record *r = registry; r; r = r->next) {
         pthread_mutex_lock(&r->mu);
         /* One started since the recording began has told the trace itself. */
         if (r->traced != generation) {
             r->traced = generation;
-            struct tl_census_thread t = {
-                .tid = r->tid, .name = r->name, .state = state_name(r->state),
-                .file = r->state == TL_STATE_RUNNING || !r->file ? NULL : short_path(r->file),
-                .line = r->line, .created_func = r->created_func,
-                .created_file = r->created_file ? short_path(r->created_file) : NULL,
-                .created_line = r->created_line,
-            };
-            fn(&t, arg);
+            tl_trace_found(generation, r->tid, r->name, r->created_func,
+                           r->created_file ? short_path(r->created_file) : NULL,
+                           r->created_line, state_name(r->state),
+                           r->state == TL_STATE_RUNNING || !r->file ? NULL : short_path(r->file),
+                           r->line);
         }
         pthread_mutex_unlock(&r->mu);
     }
     pthread_mutex_unlock(&registry_mu);
+    return 0;
 }
 
 /* ---- the dump ---- */

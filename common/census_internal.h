@@ -1,7 +1,7 @@
-/* What trace.c and census.c tell each other, and nothing else should: the
- * census calls the trace's hooks for the threads it knows, and the trace
- * asks the census for the threads alive when a recording begins. Not
- * installed. */
+/* What census.c tells trace.c, and nothing else should: the census, above
+ * the trace, calls the trace's hooks for the threads it knows, and begins a
+ * recording (tl_trace_begin is census.c's: only the census knows the threads
+ * alive then). trace.c calls nothing of the census. Not installed. */
 #ifndef COMMON_CENSUS_INTERNAL_H
 #define COMMON_CENSUS_INTERNAL_H
 
@@ -34,23 +34,14 @@ pid_t tl_census_forked_from(void);
 void tl_trace_fork_parent(void);
 void tl_trace_fork_child(void);
 
-/* One thread started with tl_go(), as tl_census_trace_found shows it. */
-struct tl_census_thread {
-    pid_t tid;
-    const char *name;
-    const char *state;      /* "running", "chan_send", ... */
-    const char *file;       /* where it blocks (full __FILE__), or NULL */
-    int line;
-    const char *created_func, *created_file;
-    int created_line;
-};
+/* For census.c's tl_trace_begin: opens a recording and returns its
+ * generation (never 0), or 0 with errno EBUSY (one is open) or ENOMEM. */
+unsigned tl_trace_open(void);
 
-/* For trace.c, as a recording begins: calls fn for each thread started with
- * tl_go() that is alive and not yet known to recording generation, and marks
- * it known, with its record locked (fn may only record). From then on the
- * thread's blocks, wakes and exit reach the trace; a thread that starts
- * during the recording announces itself. */
-void tl_census_trace_found(unsigned generation,
-                        void (*fn)(const struct tl_census_thread *t, void *arg), void *arg);
+/* For census.c, as a recording begins, with the thread's record locked: a
+ * thread alive then, and where it blocks (file NULL if it runs). */
+void tl_trace_found(unsigned generation, pid_t tid, const char *name, const char *created_func,
+                    const char *created_file, int created_line, const char *state,
+                    const char *file, int line);
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "threadleaks/census.h"
 #include "census_internal.h"
 #include "threadleaks/clock.h"
 
@@ -112,26 +111,29 @@ void tl_trace_exited(unsigned gen, pid_t tid)
         add(gen, EXITED, tid, NULL, NULL, 0, NULL);
 }
 
-static void found(const struct tl_census_thread *t, void *arg)
+void tl_trace_found(unsigned gen, pid_t tid, const char *name, const char *created_func,
+                    const char *created_file, int created_line, const char *state,
+                    const char *file, int line)
 {
-    unsigned gen = *(unsigned *)arg;
-    add(gen, FOUND, t->tid, t->created_func, t->created_file, t->created_line, t->name);
-    if (t->file)
-        add(gen, BLOCKED, t->tid, t->state, t->file, t->line, NULL);
+    add(gen, FOUND, tid, created_func, created_file, created_line, name);
+    if (file)
+        add(gen, BLOCKED, tid, state, file, line, NULL);
 }
 
-int tl_trace_begin(void)
+unsigned tl_trace_open(void)
 {
     pthread_mutex_lock(&mu);
     if (atomic_load(&on) || events) {
         pthread_mutex_unlock(&mu);
-        return EBUSY;
+        errno = EBUSY;
+        return 0;
     }
     capacity = 4096;
     events = malloc(capacity * sizeof *events);
     if (!events) {
         pthread_mutex_unlock(&mu);
-        return ENOMEM;
+        errno = ENOMEM;
+        return 0;
     }
     nevents = 0;
     dropped = 0;
@@ -139,8 +141,7 @@ int tl_trace_begin(void)
     unsigned gen = atomic_fetch_add(&generation, 1) + 1;
     atomic_store(&on, true);
     pthread_mutex_unlock(&mu);
-    tl_census_trace_found(gen, found, &gen);
-    return 0;
+    return gen;
 }
 
 static void json_text(FILE *out, const char *s)
