@@ -4,6 +4,11 @@
  * serves are the kernel's, and bad input gets 400, 404, 405 or 409. */
 #include <check.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <signal.h>
 #include <stdio.h>
@@ -214,6 +219,194 @@ START_TEST(the_chapter_switcher_starts_the_other_chapter)
 }
 END_TEST
 
+/* ---- the room board ---- */
+
+static char room_file[64];
+
+/* The dashboard with its room on 127.0.0.1, code ROOM42, at most 25
+ * learners, kept in room_file; returns the port learners post to. */
+static int start_room(struct child *s)
+{
+    const char *args[] = { "--build", getenv("BUILD_DIR"), "--chapter", "01", "--room",
+                           "127.0.0.1", "--room-port", "0", "--room-code", "ROOM42",
+                           "--room-max", "25", "--room-file", room_file, NULL };
+    ck_assert_msg(server_spawn_args(s, getenv("DASHBOARD"), 0.2, args) == 0,
+                  "the dashboard did not start: %.1000s", server_stderr(s));
+    int port = 0;
+    int64_t deadline = deadline_after(5000);
+    const char *at;
+    while (!(at = strstr(server_stdout(s), "    http://127.0.0.1:")) && now_ms() < deadline)
+        ; /* the join line follows the listening line at once */
+    ck_assert_msg(at && sscanf(at, "    http://127.0.0.1:%d/ROOM42", &port) == 1,
+                  "no join URL in: %.1000s", server_stdout(s));
+    return port;
+}
+
+/* One learner's post, from its own address 127.0.0.N (the board limits
+ * posts per address): the status, and the answer's text in r->body. */
+struct post {
+    int port, from;
+    const char *method, *code;
+    char body[6000];
+    int status;
+    char answer[8192];
+};
+
+static void *send_post(void *arg)
+{
+    struct post *p = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = { .sin_family = AF_INET }, board = { .sin_family = AF_INET };
+    me.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)p->from);
+    board.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    board.sin_port = htons((uint16_t)p->port);
+    char text[8192];
+    p->status = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof me) == 0 &&
+        connect(fd, (struct sockaddr *)&board, sizeof board) == 0) {
+        int n = snprintf(text, sizeof text,
+                         "%s /api/verdict/%s HTTP/1.0\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         p->method, p->code, strlen(p->body), p->body);
+        if (write(fd, text, (size_t)n) == n) {
+            read_until(fd, text, sizeof text, 0, deadline_after(10000));
+            p->status = status_of(text);
+            const char *body = strstr(text, "\r\n\r\n");
+            snprintf(p->answer, sizeof p->answer, "%s", body ? body + 4 : text);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void post_all(struct post *p, int n)
+{
+    pthread_t t[64];
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, send_post, &p[i]), 0);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+static void verdict(struct post *p, int port, int from, const char *name, int chapter, bool pass)
+{
+    *p = (struct post){ .port = port, .from = from, .method = "POST", .code = "ROOM42" };
+    snprintf(p->body, sizeof p->body,
+             "name: %s\nchapter: %02d\nverdict: %s\ncase: obeys_a_hang_up_at_once ok\n"
+             "case: behaves_as_the_story_says %s\n%s",
+             name, chapter, pass ? "pass" : "fail", pass ? "ok" : "fail",
+             pass ? "" : "finding: 02-channel-block/leaky.c:42 (in send_one) never returns\n");
+}
+
+/* Whether the board (GET /api/room) shows name's verdict on chapter as
+ * pass or fail, and how many verdicts it keeps. */
+static int shown(const char *json_name, int chapter, bool pass)
+{
+    char want[200];
+    snprintf(want, sizeof want, "{\"name\":%s,\"chapter\":\"%02d\",\"pass\":%s,", json_name,
+             chapter, pass ? "true" : "false");
+    return strstr(reply, want) != NULL;
+}
+
+static int verdicts_kept(void)
+{
+    int n = 0;
+    for (const char *p = reply; (p = strstr(p, "\"chapter\":\"")); p++)
+        n++;
+    return n;
+}
+
+/* Thirty learners post at once, twenty right and ten wrong; the board keeps
+ * each one's last verdict per chapter, refuses each bad post with its
+ * reason, a full room, and a flood from one address, and keeps it all
+ * across a restart. */
+START_TEST(the_room_board_takes_thirty_learners_at_once)
+{
+    snprintf(room_file, sizeof room_file, "/tmp/room-test-%d.txt", (int)getpid());
+    unlink(room_file);
+    struct child s;
+    int port = start_room(&s);
+    static struct post p[30];
+    char names[20][32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "learner %02d", i);
+        verdict(&p[i], port, 10 + i, names[i], 1 + i % 6, i % 2 == 0);
+    }
+    verdict(&p[3], port, 13, "<b>bold</b> & co", 4, false);
+    verdict(&p[4], port, 14, "李雷", 5, true);
+    for (int i = 20; i < 30; i++)
+        verdict(&p[i], port, 10 + i, "wrong", 1, true);
+    p[20].code = p[21].code = "WRONG1";
+    p[22].code = "room42";
+    strcpy(p[23].body, "name: x\nchapter: 07\nverdict: pass\n");
+    strcpy(p[24].body, "chapter: 01\nverdict: pass\n");
+    strcpy(p[25].body, "name: a\tb\nchapter: 01\nverdict: pass\n");
+    memset(p[26].body, 'a', 5000);
+    p[26].body[5000] = '\0';
+    p[27].method = "GET";
+    strcpy(p[28].body, "name: x\nchapter: 01\nverdict: pass\ncase: Bad-Name ok\n");
+    strcpy(p[29].body, "name: x\nchapter: 01\nverdict: maybe\n");
+    post_all(p, 30);
+    const int want[30] = { [20] = 403, 403, 403, 400, 400, 400, 413, 405, 400, 400 };
+    const char *why[30] = { [20] = "wrong join code", "wrong join code", "wrong join code",
+                            "chapter: 01 to 06", "name: and chapter: are needed",
+                            "control character", "", "POST only", "case: a test's name",
+                            "verdict: pass or fail" };
+    for (int i = 0; i < 30; i++) {
+        ck_assert_msg(p[i].status == (want[i] ? want[i] : 200) && strstr(p[i].answer, why[i] ? why[i] : ""),
+                      "post %d got %d: %.500s", i, p[i].status, p[i].answer);
+    }
+    ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
+    ck_assert_msg(verdicts_kept() == 20, "the board keeps %d verdicts: %.1500s", verdicts_kept(), reply);
+    ck_assert_msg(shown("\"learner 00\"", 1, true) && shown("\"learner 01\"", 2, false) &&
+                      shown("\"<b>bold</b> & co\"", 4, false) && shown("\"李雷\"", 5, true),
+                  "%.1500s", reply);
+    ck_assert_msg(!strstr(reply, "\"wrong\""), "a refused post is on the board: %.1500s", reply);
+
+    /* learner 00 again on chapter 01: the new verdict replaces the old */
+    verdict(&p[0], port, 10, "learner 00", 1, false);
+    post_all(p, 1);
+    ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
+    ck_assert_msg(verdicts_kept() == 20 && shown("\"learner 00\"", 1, false), "%.1500s", reply);
+
+    /* five more learners fill the room (25); a sixth is refused */
+    char more[6][32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(more[i], sizeof more[i], "late %d", i);
+        verdict(&p[i], port, 100 + i, more[i], 3, true);
+        post_all(&p[i], 1);
+        ck_assert_msg(p[i].status == (i < 5 ? 200 : 403), "late %d: %d %.500s", i, p[i].status,
+                      p[i].answer);
+    }
+    ck_assert_msg(strstr(p[5].answer, "the room is full: 25 learners"), "%.500s", p[5].answer);
+
+    /* twelve posts at once from one address: five go through, the rest wait */
+    for (int i = 0; i < 12; i++)
+        verdict(&p[i], port, 200, "learner 02", 3, true);
+    post_all(p, 12);
+    int ok = 0, slowed = 0;
+    for (int i = 0; i < 12; i++) {
+        ok += p[i].status == 200;
+        slowed += p[i].status == 429 && strstr(p[i].answer, "too many posts from this address");
+    }
+    ck_assert_msg(ok >= 5 && slowed >= 1 && ok + slowed == 12, "%d on the board, %d slowed", ok, slowed);
+
+    /* a restart loses nothing */
+    ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
+    char before[sizeof reply];
+    const char *list = strstr(reply, "\"learners\":");
+    snprintf(before, sizeof before, "%s", list ? list : "");
+    server_stop_cleanly(&s);
+    start_room(&s);
+    ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
+    list = strstr(reply, "\"learners\":");
+    ck_assert_msg(list && !strcmp(list, before), "after a restart:\n%.1500s\nbefore:\n%.1500s", list, before);
+    server_stop_cleanly(&s);
+    unlink(room_file);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dashboard");
@@ -221,5 +414,6 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, bad_requests_get_a_clear_answer, 30);
     UNIT_ADD_TIMEOUT(s, the_chapter_switcher_starts_the_other_chapter, 30);
     UNIT_ADD_TIMEOUT(s, a_stopped_dashboard_leaves_no_server, 60);
+    UNIT_ADD_TIMEOUT(s, the_room_board_takes_thirty_learners_at_once, 60);
     return unit_run(s);
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -41,7 +42,9 @@
 #include "clock.h"
 #include "flags.h"
 #include "go.h"
+#include "json.h"
 #include "proc.h"
+#include "room.h"
 #include "stage.h"
 
 enum {
@@ -64,7 +67,14 @@ static const char usage_text[] =
     "  --build DIR     where the chapters' servers are built (default build)\n"
     "  --page DIR      the page's files (default: the source tree's)\n"
     "  --port PORT     port to listen on, 0 picks a free one (default 8090)\n"
-    "  --time-scale F  the servers' and the load's time scale, 0 < F <= 10 (default 0.5)\n";
+    "  --time-scale F  the servers' and the load's time scale, 0 < F <= 10 (default 0.5)\n"
+    "The room board (the page room.html, on this machine only):\n"
+    "  --room ADDR       take learners' ./lab check verdicts on ADDR (the LAN address,\n"
+    "                    or 0.0.0.0 for every address), with a join code\n"
+    "  --room-port P     the port for them, 0 picks a free one (default 8091)\n"
+    "  --room-code CODE  the join code, 4 to 32 letters and digits (default: made up)\n"
+    "  --room-max N      the most learners the board keeps, 1 to 500 (default 60)\n"
+    "  --room-file FILE  where the board is kept across restarts (default BUILD/room.txt)\n";
 
 struct sample {
     long seq;
@@ -392,29 +402,10 @@ static void reply_error(struct evhttp_request *req, int status, const char *why)
     reply_text(req, status, "application/json", text, (size_t)n);
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 static void json_action(FILE *out, const char *name, const struct action *a)
 {
     fprintf(out, "\"%s\":{\"running\":%s,\"result\":", name, a->running ? "true" : "false");
-    json_string(out, a->result);
+    json_write_string(out, a->result);
     fputc('}', out);
 }
 
@@ -429,10 +420,10 @@ static void on_state(struct evhttp_request *req, long since)
     }
     pthread_mutex_lock(&d.mu);
     fprintf(out, "{\"chapter\":");
-    json_string(out, d.dir);
+    json_write_string(out, d.dir);
     fprintf(out, ",\"scale\":%g,\"up\":%s,\"switching\":%s,\"error\":", d.scale,
             d.up ? "true" : "false", d.switching ? "true" : "false");
-    json_string(out, d.error);
+    json_write_string(out, d.error);
     fprintf(out, ",\"pids\":[%d,%d],\"seq\":%ld,\"samples\":[", d.up ? (int)d.srv[0].pid : 0,
             d.up ? (int)d.srv[1].pid : 0, d.seq);
     long first = since + 1;
@@ -449,13 +440,13 @@ static void on_state(struct evhttp_request *req, long since)
     fprintf(out, "],\"markers\":[");
     for (int i = 0; i < d.nmarkers; i++) {
         fprintf(out, "%s{\"t\":%.2f,\"label\":", i ? "," : "", d.markers[i].t);
-        json_string(out, d.markers[i].label);
+        json_write_string(out, d.markers[i].label);
         fputc('}', out);
     }
     fprintf(out, "],\"dumps\":[");
-    json_string(out, d.dump[0]);
+    json_write_string(out, d.dump[0]);
     fputc(',', out);
-    json_string(out, d.dump[1]);
+    json_write_string(out, d.dump[1]);
     fprintf(out, "],");
     json_action(out, "burst", &d.burst);
     fputc(',', out);
@@ -464,6 +455,27 @@ static void on_state(struct evhttp_request *req, long since)
     json_action(out, "incident", &d.incident);
     fprintf(out, "}\n");
     pthread_mutex_unlock(&d.mu);
+    fclose(out);
+    reply_text(req, 200, "application/json", text, len);
+    free(text);
+}
+
+static bool room_on; /* --room given: set once, before the loop runs */
+
+static void on_room(struct evhttp_request *req)
+{
+    if (!room_on) {
+        reply_error(req, 404, "no room board: start the dashboard with --room ADDR");
+        return;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    room_write_state(out);
     fclose(out);
     reply_text(req, 200, "application/json", text, len);
     free(text);
@@ -539,7 +551,7 @@ static const char *type_of(const char *name)
 /* Only the page's own files, by name: nothing else on disk is served. */
 static void on_file(struct evhttp_request *req, const char *name)
 {
-    static const char *const files[] = { "index.html", "app.js", "style.css" };
+    static const char *const files[] = { "index.html", "app.js", "style.css", "room.html", "room.js", "room.css" };
     bool known = false;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         known = known || !strcmp(name, files[i]);
@@ -595,6 +607,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             reply_error(req, 400, "since takes a sample number");
         else
             on_state(req, n);
+    } else if (!strcmp(path, "/api/room")) {
+        on_room(req);
     } else if (strcmp(path, "/api/burst") && strcmp(path, "/api/patient") &&
                strcmp(path, "/api/incident") && strcmp(path, "/api/chapter") &&
                !strncmp(path, "/api/", 5)) {
@@ -633,6 +647,51 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static bool is_code(const char *value)
+{
+    size_t n = strlen(value);
+    return n >= 4 && n <= 32 && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
+/* A join code a room can read aloud: no 0/O, 1/I/L. */
+static void make_code(char *code, size_t size)
+{
+    static const char letters[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    unsigned char random[6] = { 0 };
+    FILE *urandom = fopen("/dev/urandom", "rb");
+    if (!urandom || fread(random, 1, sizeof random, urandom) != sizeof random)
+        for (size_t i = 0; i < sizeof random; i++) /* no /dev/urandom: the clock's bits */
+            random[i] = (unsigned char)(now_ns() >> (i * 5));
+    if (urandom)
+        fclose(urandom);
+    size_t i = 0;
+    for (; i < sizeof random && i + 1 < size; i++)
+        code[i] = letters[random[i] % (sizeof letters - 1)];
+    code[i] = '\0';
+}
+
+/* The address learners use: ADDR itself, or for 0.0.0.0 each of this
+ * machine's IPv4 addresses but loopback. */
+static void print_join(const char *addr, int port, const char *code)
+{
+    printf("room board: learners run ./lab check NN --room URL, with URL:\n");
+    struct ifaddrs *all = NULL;
+    int shown = 0;
+    if (!strcmp(addr, "0.0.0.0") && getifaddrs(&all) == 0) {
+        for (struct ifaddrs *i = all; i; i = i->ifa_next) {
+            char text[INET_ADDRSTRLEN];
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, text, sizeof text);
+            if (strncmp(text, "127.", 4) != 0 && ++shown)
+                printf("    http://%s:%d/%s\n", text, port, code);
+        }
+        freeifaddrs(all);
+    }
+    if (!shown)
+        printf("    http://%s:%d/%s\n", addr, port, code);
+}
+
 static bool fits_page(const char *value)
 {
     return strlen(value) < sizeof d.page;
@@ -652,8 +711,14 @@ int main(int argc, char **argv)
     double scale = 0.5;
     d.build = "build";
     snprintf(d.page, sizeof d.page, "%s", DASHBOARD_PAGE);
-    const char *page = NULL;
+    const char *page = NULL, *room_addr = NULL, *room_code = NULL, *room_file = NULL;
+    long room_port = 8091, room_max = 60;
     const struct flag flags[] = {
+        { "--room", FLAG_TEXT, &room_addr, 0, 0, "an IPv4 address", NULL },
+        { "--room-port", FLAG_INT, &room_port, 0, 65535, NULL, NULL },
+        { "--room-code", FLAG_TEXT, &room_code, 0, 0, "4 to 32 letters and digits", is_code },
+        { "--room-max", FLAG_INT, &room_max, 1, 500, NULL, NULL },
+        { "--room-file", FLAG_TEXT, &room_file, 0, 0, "a file", NULL },
         { "--chapter", FLAG_INT, &nn, 1, 6, NULL, NULL },
         { "--build", FLAG_TEXT, &d.build, 0, 0, "a folder", NULL },
         { "--page", FLAG_TEXT, &page, 0, 0, "a folder", fits_page },
@@ -667,6 +732,8 @@ int main(int argc, char **argv)
         argv++, argc--;
     }
     flags_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), usage);
+    if (getenv("LAB_ARGS_ONLY")) /* ./lab asks before it builds the rest */
+        return 0;
     if (page)
         snprintf(d.page, sizeof d.page, "%s", page);
     d.scale = scale;
@@ -685,6 +752,37 @@ int main(int argc, char **argv)
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(http, on_request, NULL);
     evhttp_set_bevcb(http, on_connection, NULL);
+    struct evhttp *room_http = NULL;
+    struct evhttp_bound_socket *room_sock = NULL;
+    char code[33], file[1024];
+    if (room_addr) {
+        if (room_code)
+            snprintf(code, sizeof code, "%s", room_code);
+        else
+            make_code(code, 7);
+        snprintf(file, sizeof file, "%s/room.txt", d.build);
+        if (room_open(code, (int)room_max, room_file ? room_file : file) != 0)
+            return 1;
+        room_http = evhttp_new(base);
+        room_sock = room_http ? evhttp_bind_socket_with_handle(room_http, room_addr,
+                                                               (ev_uint16_t)room_port)
+                              : NULL;
+        if (!room_sock) {
+            fprintf(stderr, "dashboard: cannot take the room's posts on %s:%ld: %s\n", room_addr,
+                    room_port, strerror(errno));
+            return 1;
+        }
+        /* evhttp answers 413 itself past the cap; every method reaches
+         * room_on_post, which answers each with its reason */
+        evhttp_set_max_body_size(room_http, ROOM_MAX_BODY);
+        evhttp_set_max_headers_size(room_http, 8192);
+        evhttp_set_timeout(room_http, 10);
+        evhttp_set_allowed_methods(room_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                                  EVHTTP_REQ_DELETE);
+        evhttp_set_gencb(room_http, room_on_post, NULL);
+        room_on = true;
+    }
     if (spawner_start() != 0) {
         fprintf(stderr, "dashboard: cannot start the thread that starts the servers\n");
         return 1;
@@ -705,6 +803,14 @@ int main(int argc, char **argv)
     printf("dashboard: %s, leaky on port %d, fixed on port %d, time scale %g\n", d.dir,
            d.srv[0].port, d.srv[1].port, d.scale);
     printf("Open the address above in a browser; Ctrl-C here stops it all.\n");
+    if (room_on) {
+        struct sockaddr_storage rs;
+        socklen_t rl = sizeof rs;
+        getsockname(evhttp_bound_socket_get_fd(room_sock), (struct sockaddr *)&rs, &rl);
+        printf("room board: http://127.0.0.1:%d/room.html (this machine only), join code %s\n",
+               bound, code);
+        print_join(room_addr, ntohs(((struct sockaddr_in *)&rs)->sin_port), code);
+    }
     fflush(stdout);
     if (go("sampler", sampler, NULL) != 0) {
         fprintf(stderr, "dashboard: cannot start the sampler\n");
@@ -720,6 +826,8 @@ int main(int argc, char **argv)
     event_free(sigint);
     event_free(sigterm);
     evhttp_free(http);
+    if (room_http)
+        evhttp_free(room_http);
     event_base_free(base);
     stop_chapter(); /* a load in flight fails fast once its server is gone */
     go_wait_all(deadline_after(35000));

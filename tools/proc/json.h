@@ -6,6 +6,11 @@
 
 #include <stdbool.h>
 
+#include <stdio.h>
+
+/* Writes s as a JSON string, quoted and escaped. */
+void json_write_string(FILE *out, const char *s);
+
 /* true if text is valid JSON; otherwise false, and *where (if not NULL) is
  * the offset of the first byte that is not. */
 bool json_valid(const char *text, long *where);

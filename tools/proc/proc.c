@@ -136,6 +136,12 @@ static void forget(const struct child *s)
 int server_spawn(struct child *s, const char *path, double scale, const char *extra,
                  const char *value)
 {
+    const char *args[] = { extra, value, NULL };
+    return server_spawn_args(s, path, scale, args);
+}
+
+int server_spawn_args(struct child *s, const char *path, double scale, const char *const *args)
+{
     memset(s, 0, sizeof *s);
     s->pid = -1;
     int out = temp_file(s->out, sizeof s->out, "out");
@@ -155,8 +161,10 @@ int server_spawn(struct child *s, const char *path, double scale, const char *ex
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             dup2(out, STDOUT_FILENO);
             dup2(err, STDERR_FILENO);
-            execl(path, path, "--port", "0", "--time-scale", scale_text, extra, value,
-                  (char *)NULL);
+            const char *argv[24] = { path, "--port", "0", "--time-scale", scale_text };
+            for (int i = 0; args[i] && i + 6 < 24; i++)
+                argv[5 + i] = args[i];
+            execv(path, (char *const *)argv);
             _exit(127);
         }
     }

@@ -26,6 +26,10 @@ struct child {
 int server_spawn(struct child *s, const char *path, double scale, const char *extra,
                  const char *value);
 
+/* The same with any number of extra arguments, args ending with NULL (at
+ * most 18). */
+int server_spawn_args(struct child *s, const char *path, double scale, const char *const *args);
+
 /* Sends sig (0: none, it was sent already) and waits up to ms for the exit;
  * returns whether it exited (then s->status holds its wait status). A server
  * still running is killed. */

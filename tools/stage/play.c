@@ -12,6 +12,7 @@
  * Every side's numbers come from the kernel (/proc), read by stage.c, as the
  * dashboard reads them.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -65,8 +66,17 @@ static void start_pair(struct play *p, const char *flag, const char *value)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/%s", p->build, p->dir, stage_kinds[k]);
         /* the flag is the fixed server's alone: the incident's limit */
+        if (access(path, X_OK) != 0) {
+            fprintf(stderr, "play: no server at %s (is it built? ./lab builds it)\n", path);
+            servers_stop_all();
+            exit(1);
+        }
         if (server_spawn(&p->srv[k], path, p->scale, k ? flag : NULL, k ? value : NULL) != 0) {
-            fprintf(stderr, "play: %s did not start: %s", path, server_stderr(&p->srv[k]));
+            server_alive(&p->srv[k]);
+            fprintf(stderr, "play: %s did not start (%s): %s\n", path,
+                    server_alive(&p->srv[k]) ? "no listening line in 10 s"
+                                             : server_exit_text(&p->srv[k]),
+                    server_stderr(&p->srv[k]));
             servers_stop_all();
             exit(1);
         }
@@ -206,17 +216,19 @@ static int timeline(struct play *p, double step, double end, int per, int resour
     return n;
 }
 
-static void draw(const char *path, const char *title, const struct point *pt, int n,
-                 const struct mark *marks, int nmarks)
+/* Returns 0, or 1 if the picture could not be written (said on stderr). */
+static int draw(const char *path, const char *title, const struct point *pt, int n,
+                const struct mark *marks, int nmarks)
 {
     FILE *out = fopen(path, "w");
-    if (!out) {
-        perror(path);
-        return;
+    if (out)
+        svg_timeline(out, title, pt, n, marks, nmarks);
+    if (!out || fclose(out) != 0) {
+        fprintf(stderr, "play: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
     }
-    svg_timeline(out, title, pt, n, marks, nmarks);
-    if (fclose(out) == 0)
-        printf("picture: %s\n", path);
+    printf("picture: %s\n", path);
+    return 0;
 }
 
 /* ---- the three plays ---- */
@@ -236,7 +248,7 @@ static int demo(struct play *p)
     struct load l = { .shape = { .host = "127.0.0.1", .path = "/test",
                                  .requests = (int)p->requests,
                                  .concurrency = (int)p->requests, .hangup_ms = seconds(1),
-                                 .timeout_ms = seconds(30) } };
+                                 .timeout_ms = 30000 } };
     memcpy(l.port, p->port, sizeof l.port);
     load_start(&l);
     struct point pt[32];
@@ -248,16 +260,18 @@ static int demo(struct play *p)
     snprintf(title, sizeof title, "%s: %ld requests, clients hang up after 1 s", p->dir,
              p->requests);
     const struct mark marks[] = { { 0, "burst" }, { 1, "clients hang up" } };
-    draw(p->svg, title, pt, n, marks, 2);
+    int status = draw(p->svg, title, pt, n, marks, 2);
     printf("\nRead %s/README.md, then: diff -u %s/leaky.c %s/fixed.c\n", p->dir, p->dir, p->dir);
-    return 0;
+    return status;
 }
 
-/* GET path of a server, its body into a fresh string (or NULL). */
-static char *fetch(int port, const char *path, int64_t timeout_ms)
+/* GET path of a server: its body into a fresh string, or NULL if the
+ * answer is not a 200 (*status says what it was: 0 if none came). */
+static char *fetch(int port, const char *path, int64_t timeout_ms, int *status)
 {
     char request[256];
     snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    *status = 0;
     int fd = raw_send(port, request);
     if (fd < 0)
         return NULL;
@@ -266,7 +280,9 @@ static char *fetch(int port, const char *path, int64_t timeout_ms)
     if (text)
         read_until(fd, text, size, 0, deadline_after(timeout_ms));
     close(fd);
-    char *body = text ? strstr(text, "\r\n\r\n") : NULL;
+    if (text && strncmp(text, "HTTP/1.", 7) == 0)
+        *status = atoi(text + 9);
+    char *body = text && *status == 200 ? strstr(text, "\r\n\r\n") : NULL;
     char *copy = body ? strdup(body + 4) : NULL;
     free(text);
     return copy;
@@ -275,7 +291,8 @@ static char *fetch(int port, const char *path, int64_t timeout_ms)
 static void print_dump(const char *whose, int port)
 {
     printf("%s\n", whose);
-    char *dump = fetch(port, "/debug/threads", 5000);
+    int status;
+    char *dump = fetch(port, "/debug/threads", 5000, &status);
     for (const char *line = dump ? dump : "(no answer)\n"; *line;) {
         size_t len = strcspn(line, "\n");
         printf("    %.*s\n", (int)len, line);
@@ -304,7 +321,7 @@ static int incident(struct play *p)
     fflush(stdout);
     struct load l = { .shape = { .host = "127.0.0.1", .path = "/test", .requests = REQUESTS,
                                  .concurrency = 100000, .rate = RATE / p->scale,
-                                 .hangup_ms = -1, .timeout_ms = seconds(60) } };
+                                 .hangup_ms = -1, .timeout_ms = 60000 } };
     memcpy(l.port, p->port, sizeof l.port);
     load_start(&l);
     struct point pt[32];
@@ -325,10 +342,10 @@ static int incident(struct play *p)
              p->dir, RATE);
     const struct mark marks[] = { { 0, "load starts" }, { SECONDS, "load ends" } };
     printf("\n");
-    draw(p->svg, title, pt, n, marks, 2);
+    int status = draw(p->svg, title, pt, n, marks, 2);
     printf("The fix (article): every goroutine watches ctx; every external call has a "
            "timeout; 限流.\n");
-    return 0;
+    return status;
 }
 
 struct recording {
@@ -338,18 +355,33 @@ struct recording {
     pthread_t thread;
 };
 
+/* A 409 is play's own look (recording(), below) holding the server for a
+ * millisecond: ask again. */
 static void *record(void *arg)
 {
     struct recording *r = arg;
-    r->json = fetch(r->port, r->path, 60000);
+    int status = 409;
+    for (int64_t deadline = deadline_after(5000); status == 409 && now_ms() < deadline;)
+        r->json = fetch(r->port, r->path, 60000, &status);
     return NULL;
+}
+
+/* Whether the server records already: a second recording is refused 409.
+ * If it was not, this look records for a millisecond itself, and the real
+ * recording, refused meanwhile, asks again (record, above). */
+static bool recording(int port)
+{
+    static const char ask[] = "GET /debug/trace?seconds=0.001 HTTP/1.0\r\nHost: x\r\n\r\n";
+    char reply[256];
+    raw_exchange(port, ask, sizeof ask - 1, reply, sizeof reply);
+    return strncmp(reply, "HTTP/1.1 409", 12) == 0 || strncmp(reply, "HTTP/1.0 409", 12) == 0;
 }
 
 static int save(const char *path, const char *text)
 {
     FILE *out = fopen(path, "w");
     if (!out || fputs(text, out) < 0 || fclose(out) != 0) {
-        perror(path);
+        fprintf(stderr, "play: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -359,9 +391,9 @@ static int trace(struct play *p)
 {
     start_pair(p, NULL, NULL);
     double seconds = 13 * p->scale + 0.3;
-    printf("%s: recording /debug/trace on both servers for 13 s of the story (%.2f s),\n"
+    printf("%s: recording /debug/trace on both servers for %.1f s of the story (%.2f s),\n"
            "while %ld clients each send one request and hang up after 1 s.\n", p->dir,
-           seconds, p->requests);
+           seconds / p->scale, seconds, p->requests);
     fflush(stdout);
     struct recording rec[2];
     for (int k = 0; k < 2; k++) {
@@ -373,9 +405,16 @@ static int trace(struct play *p)
             exit(1);
         }
     }
+    /* The load waits until both record: a fixed server's threads live
+     * under a millisecond, and would come and go before a late recording. */
+    for (int k = 0; k < 2; k++) {
+        int64_t deadline = deadline_after(5000);
+        while (!recording(p->port[k]) && now_ms() < deadline)
+            ; /* each look is a round trip to the server: no spin without a pause */
+    }
     struct burst shape = { .host = "127.0.0.1", .path = "/test", .requests = (int)p->requests,
                            .concurrency = (int)p->requests, .hangup_ms = seconds(1),
-                           .timeout_ms = seconds(30) };
+                           .timeout_ms = 30000 };
     struct burst_result got[2];
     stage_load_both(&shape, p->port, got);
     for (int k = 0; k < 2; k++)
@@ -389,23 +428,33 @@ static int trace(struct play *p)
         stem -= 4;
     for (int k = 0; k < 2; k++) {
         snprintf(path[k], sizeof path[k], "%.*s-%s.json", (int)stem, p->svg, stage_kinds[k]);
-        if (!rec[k].json || save(path[k], rec[k].json) != 0) {
+        if (!rec[k].json) {
             fprintf(stderr, "play: no trace from the %s server\n", stage_kinds[k]);
+            status = 1;
+        } else if (save(path[k], rec[k].json) != 0) {
             status = 1;
         }
     }
     char title[160];
     snprintf(title, sizeof title, "%s: each thread's life, leaky above, fixed below", p->dir);
-    FILE *out = status ? NULL : fopen(p->svg, "w");
     const char *const json[2] = { rec[0].json, rec[1].json };
-    if (out && svg_trace(out, title, json) == 0 && fclose(out) == 0) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = status ? NULL : open_memstream(&text, &len);
+    if (mem && svg_trace(mem, title, json) != 0) {
+        fprintf(stderr, "play: the recordings are no traces: see %s\n", path[0]);
+        status = 1;
+    }
+    if (mem)
+        fclose(mem);
+    if (!status && save(p->svg, text) == 0) {
         printf("picture: %s (open it in any browser; it needs no network)\n", p->svg);
         printf("traces: %s, %s (for\n        https://ui.perfetto.dev, which needs the "
                "network)\n", path[0], path[1]);
-    } else if (!status) {
-        fprintf(stderr, "play: cannot draw %s\n", p->svg);
+    } else {
         status = 1;
     }
+    free(text);
     free(rec[0].json);
     free(rec[1].json);
     return status;
@@ -454,8 +503,17 @@ int main(int argc, char **argv)
         { "--build", FLAG_TEXT, &p.build, 0, 0, "a folder", NULL },
         { "-n", FLAG_INT, &p.requests, 1, max_requests, NULL, NULL },
     };
+    for (int i = 1; i < argc; i++) /* a chapter after a flag's value: say where it goes */
+        if (strlen(argv[i]) == 2 && argv[i][0] >= '0' && argv[i][0] <= '9' &&
+            (i == 1 || argv[i - 1][0] != '-'))
+            flag_usage_error(program, usage,
+                             strcmp(what, "incident") ? "the chapter goes first, before any flag"
+                                                      : "the incident is chapter 05's: it takes no chapter",
+                             argv[i]);
     /* the incident's load is the story's own: it takes no -n */
     flags_parse(argc, argv, flags, strcmp(what, "incident") == 0 ? 3 : 4, usage);
+    if (getenv("LAB_ARGS_ONLY")) /* ./lab asks before it builds the rest */
+        return 0;
     stage_chapter_dir(p.nn, p.dir, sizeof p.dir);
     char svg[1100];
     if (!p.svg) {

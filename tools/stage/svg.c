@@ -172,8 +172,8 @@ static struct thread *thread_of(struct side *s, long tid, double t)
 
 static void event(struct side *s, const char *line)
 {
-    char ph[4], name[32];
-    if (!field(line, "ph", ph, sizeof ph) || !strchr("BEi", ph[0]))
+    char ph[4], name[32] = "";
+    if (!field(line, "ph", ph, sizeof ph) || !ph[0] || ph[1] || !strchr("BEi", ph[0]))
         return;
     double t = number(line, "ts") / 1e6;
     struct thread *th = thread_of(s, (long)number(line, "tid"), t);
