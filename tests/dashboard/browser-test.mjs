@@ -13,9 +13,14 @@
 // says; when (for each slides file given) the arrow keys reach every slide
 // and every slide's code fits it in type of 20 px or more at 1280x720 (and
 // fits at 1920x1080); and when no Chinese character on any of these pages
-// renders as the missing-glyph box. Otherwise 1, saying what the page
-// showed. Screenshots of each go beside SCREENSHOT.png.
+// renders as the missing-glyph box; and, with ROOM_URL set (the room's
+// http://127.0.0.1:PORT/CODE), when 30 learners posting at once, 6 of them
+// wrongly, give the room board one card per right post, each name shown as
+// the text it is (HTML in a name stays text), the refused ones absent, and
+// the board fits both sizes. Otherwise 1, saying what the page showed.
+// Screenshots of each go beside SCREENSHOT.png.
 import puppeteer from 'puppeteer-core';
+import http from 'node:http';
 
 const [url, shot, trace, ...decks] = process.argv.slice(2);
 const browser = await puppeteer.launch({
@@ -101,7 +106,89 @@ async function until(page, cond, ms) {
   return false;
 }
 
+// One learner's post from 127.0.0.FROM (the board limits posts per address):
+// resolves to [status, answer].
+function post(room, from, code, body) {
+  return new Promise((resolve) => {
+    const req = http.request({ host: room.hostname, port: room.port, method: 'POST',
+      path: `/api/verdict/${code}`, localAddress: `127.0.0.${from}`,
+      headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) } },
+    (res) => { let t = ''; res.on('data', (c) => { t += c; }); res.on('end', () => resolve([res.statusCode, t.trim()])); });
+    req.on('error', (e) => resolve([0, e.message]));
+    req.end(body);
+  });
+}
+
+async function roomBoard(dashboard, roomUrl) {
+  const room = new URL(roomUrl);
+  const code = room.pathname.slice(1);
+  const cases = (pass) => 'case: obeys_a_hang_up_at_once ok\ncase: behaves_as_the_story_says ' +
+    (pass ? 'ok' : 'fail') + '\ncase: fixed_returns_to_its_baseline ' + (pass ? 'ok' : 'fail') + '\n';
+  const names = ['王芳', '李雷', '韩梅梅', 'Ada', 'Grace', 'Linus', 'Ken', 'Barbara', '张伟', 'Dennis',
+    'Margaret', '刘洋', 'Edsger', 'Frances', 'Tony', '陈静', 'Niklaus', 'Radia', 'Leslie', '赵磊',
+    'Donald', 'Fran', 'Jim', '<img src=x onerror=document.title=1>Eve'];
+  const posts = names.map((name, i) => [10 + i, code,
+    `name: ${name}\nchapter: 0${1 + (i % 6)}\nverdict: ${i % 3 ? 'pass' : 'fail'}\n${cases(i % 3 !== 0)}` +
+    (i % 3 ? '' : `finding: 0${1 + (i % 6)}-chapter/leaky.c:${40 + i} (in worker) still blocks after the hang-up\n`)]);
+  const bad = [[40, '', 'name: NoCode\nchapter: 01\nverdict: pass\n', 403],
+    [41, 'WRONG9', 'name: WrongCode\nchapter: 01\nverdict: pass\n', 403],
+    [42, code.toLowerCase(), 'name: LowerCode\nchapter: 01\nverdict: pass\n', 403],
+    [43, code, 'name: BadChapter\nchapter: 09\nverdict: pass\n', 400],
+    [44, code, 'name: NoVerdict\nchapter: 01\nverdict: maybe\n', 400],
+    [45, code, '<script>alert(1)</script>', 400]];
+  const got = await Promise.all([...posts.map(([f, c, b]) => post(room, f, c, b)),
+    ...bad.map(([f, c, b]) => post(room, f, c, b))]);
+  got.slice(0, posts.length).forEach(([st, t], i) => { if (st !== 200) fail(`room: ${names[i]}'s post got ${st}: ${t}`); });
+  got.slice(posts.length).forEach(([st, t], i) => {
+    if (st !== bad[i][3]) fail(`room: a bad post (${bad[i][2].split('\n')[0]}) got ${st}, not ${bad[i][3]}: ${t}`);
+  });
+  console.log(`room: ${posts.length} posts on the board, ${bad.length} refused: ` +
+    got.slice(posts.length).map(([st, t]) => `${st} ${t}`).join('; '));
+
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 720 });
+  await page.goto(new URL('room.html', dashboard).href, { waitUntil: 'load' });
+  if (!await until(page, (p) => p.$$eval('.card', (c) => c.length === 24), 10000))
+    fail(`room: the board shows ${await page.$$eval('.card', (c) => c.length)} cards, not 24`);
+  const seen = await page.evaluate(() => [...document.querySelectorAll('.card')].map((c) => ({
+    name: c.querySelector('.who').textContent, red: c.classList.contains('fail'),
+    chapter: c.dataset.chapter, when: c.querySelector('.when').textContent,
+    finding: (c.querySelector('.finding') || {}).textContent || '' })));
+  names.forEach((name, i) => {
+    const c = seen.find((x) => x.name === name);
+    if (!c) return fail(`room: no card shows the name ${name} as text`);
+    if (c.red !== (i % 3 === 0)) fail(`room: ${name} is ${c.red ? 'red' : 'green'}, posted ${i % 3 ? 'pass' : 'fail'}`);
+    if (c.chapter !== `0${1 + (i % 6)}` || !c.when.startsWith(`ch 0${1 + (i % 6)} · `))
+      fail(`room: ${name}'s card says "${c.when}", posted chapter 0${1 + (i % 6)}`);
+    if (c.red && !c.finding.includes(`leaky.c:${40 + i}`)) fail(`room: ${name}'s finding reads "${c.finding}"`);
+  });
+  if (seen.findIndex((c) => !c.red) < seen.filter((c) => c.red).length)
+    fail('room: a green card comes before a red one: the stuck are not first');
+  for (const refused of ['NoCode', 'WrongCode', 'LowerCode', 'BadChapter', 'NoVerdict'])
+    if (seen.some((c) => c.name === refused)) fail(`room: the refused post of ${refused} is on the board`);
+  const injected = await page.evaluate(() => document.querySelectorAll('#board img, #board script').length);
+  if (injected || await page.title() === '1') fail('room: a name\'s HTML became part of the page');
+  await noTofu(page, 'the room board');
+  for (const [w, h] of SIZES) {
+    await page.setViewport({ width: w, height: h });
+    const s = await page.evaluate(() => {
+      const e = document.scrollingElement;
+      const cards = [...document.querySelectorAll('.card')];
+      const below = cards.filter((c) => c.getBoundingClientRect().bottom > innerHeight + 1).length;
+      const small = Math.min(...[...document.querySelectorAll('.card *')].map((x) => parseFloat(getComputedStyle(x).fontSize)));
+      return { scrolls: e.scrollHeight > innerHeight + 1 || e.scrollWidth > innerWidth + 1, below, small,
+               cards: cards.length };
+    });
+    if (s.scrolls || s.below) fail(`room at ${w}x${h}: ${s.below} cards below the window${s.scrolls ? ', and it scrolls' : ''}`);
+    if (s.small < 15) fail(`room at ${w}x${h}: text of ${s.small} px on a card`);
+    await page.screenshot({ path: `${dir}room-${w}x${h}.png` });
+    console.log(`room at ${w}x${h}: ${s.cards} cards, ${s.below} below the window, text ${s.small} px or more`);
+  }
+  await page.close();
+}
+
 try {
+  if (process.env.ROOM_URL) await roomBoard(url, process.env.ROOM_URL);
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 720 });
   await page.goto(url, { waitUntil: 'load' });

@@ -38,8 +38,9 @@ function latest(learners) {
 function card(l, now) {
   const c = el('div', `card ${l.pass ? 'ok' : 'fail'}`);
   c.dataset.name = l.name;
+  c.dataset.chapter = l.chapter;
   const top = el('div', 'top');
-  top.append(el('span', 'who', l.name), el('span', 'when', `${l.chapter} · ${ago(Math.max(0, now - l.at))}`));
+  top.append(el('span', 'who', l.name), el('span', 'when', `ch ${l.chapter} · ${ago(Math.max(0, now - l.at))}`));
   c.append(top);
   const cases = el('div', 'cases');
   for (const k of l.cases) {
