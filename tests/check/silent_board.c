@@ -1,6 +1,7 @@
 /* silent_board: a room board that takes every connection and never answers,
  * for tests/learner-edits/run: ./lab check must give its verdict while its
- * post to such a board still waits. Prints its port, then runs until killed. */
+ * post to such a board still waits. Prints its port, then "accepted" for each
+ * connection, and runs until killed. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -18,7 +19,10 @@ int main(void)
     }
     printf("%d\n", ntohs(a.sin_port));
     fflush(stdout);
-    for (;;)
+    for (;;) {
         if (accept(s, NULL, NULL) < 0) /* kept open, never read */
             return 1;
+        printf("accepted\n");
+        fflush(stdout);
+    }
 }

@@ -115,6 +115,7 @@ function post(room, from, code, body) {
       headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) } },
     (res) => { let t = ''; res.on('data', (c) => { t += c; }); res.on('end', () => resolve([res.statusCode, t.trim()])); });
     req.on('error', (e) => resolve([0, e.message]));
+    req.setTimeout(10000, () => req.destroy(new Error('no answer in 10 s')));
     req.end(body);
   });
 }

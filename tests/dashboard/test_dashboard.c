@@ -335,6 +335,7 @@ START_TEST(the_room_board_takes_thirty_learners_at_once)
     }
     verdict(&p[3], port, 13, "<b>bold</b> & co", 4, false);
     verdict(&p[4], port, 14, "李雷", 5, true);
+    verdict(&p[5], port, 15, "quote \" back \\ slash", 6, true);
     for (int i = 20; i < 30; i++)
         verdict(&p[i], port, 10 + i, "wrong", 1, true);
     p[20].code = p[21].code = "WRONG1";
@@ -346,13 +347,13 @@ START_TEST(the_room_board_takes_thirty_learners_at_once)
     p[26].body[5000] = '\0';
     p[27].method = "GET";
     strcpy(p[28].body, "name: x\nchapter: 01\nverdict: pass\ncase: Bad-Name ok\n");
-    strcpy(p[29].body, "name: x\nchapter: 01\nverdict: maybe\n");
+    strcpy(p[29].body, "name: \xff\xfe\nchapter: 01\nverdict: pass\n");
     post_all(p, 30);
     const int want[30] = { [20] = 403, 403, 403, 400, 400, 400, 413, 405, 400, 400 };
     const char *why[30] = { [20] = "wrong join code", "wrong join code", "wrong join code",
-                            "chapter: 01 to 06", "name: and chapter: are needed",
-                            "control character", "", "POST only", "case: a test's name",
-                            "verdict: pass or fail" };
+                            "chapter: 01 to 06", "name:, chapter: and verdict: are needed",
+                            "control character", "a post is at most 4096 bytes", "POST only",
+                            "case: a test's name", "not UTF-8 text" };
     for (int i = 0; i < 30; i++) {
         ck_assert_msg(p[i].status == (want[i] ? want[i] : 200) && strstr(p[i].answer, why[i] ? why[i] : ""),
                       "post %d got %d: %.500s", i, p[i].status, p[i].answer);
@@ -360,7 +361,8 @@ START_TEST(the_room_board_takes_thirty_learners_at_once)
     ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
     ck_assert_msg(verdicts_kept() == 20, "the board keeps %d verdicts: %.1500s", verdicts_kept(), reply);
     ck_assert_msg(shown("\"learner 00\"", 1, true) && shown("\"learner 01\"", 2, false) &&
-                      shown("\"<b>bold</b> & co\"", 4, false) && shown("\"李雷\"", 5, true),
+                      shown("\"<b>bold</b> & co\"", 4, false) && shown("\"李雷\"", 5, true) &&
+                      shown("\"quote \\\" back \\\\ slash\"", 6, true),
                   "%.1500s", reply);
     ck_assert_msg(!strstr(reply, "\"wrong\""), "a refused post is on the board: %.1500s", reply);
 
@@ -402,6 +404,19 @@ START_TEST(the_room_board_takes_thirty_learners_at_once)
     ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
     list = strstr(reply, "\"learners\":");
     ck_assert_msg(list && !strcmp(list, before), "after a restart:\n%.1500s\nbefore:\n%.1500s", list, before);
+    server_stop_cleanly(&s);
+
+    /* a record the board cannot read costs it nothing else: skipped, and said */
+    FILE *f = fopen(room_file, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("name: bad\nchapter: 09\nverdict: pass\n\n", f);
+    fclose(f);
+    start_room(&s);
+    ck_assert_int_eq(call(&s, "GET", "/api/room"), 200);
+    list = strstr(reply, "\"learners\":");
+    ck_assert_msg(list && !strcmp(list, before), "after a bad record:\n%.1500s", list);
+    ck_assert_msg(strstr(server_stderr(&s), "skipped: chapter: 01 to 06"), "it said: %.500s",
+                  server_stderr(&s));
     server_stop_cleanly(&s);
     unlink(room_file);
 }

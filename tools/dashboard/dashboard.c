@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +35,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
@@ -73,7 +75,8 @@ static const char usage_text[] =
     "                    or 0.0.0.0 for every address), with a join code\n"
     "  --room-port P     the port for them, 0 picks a free one (default 8091)\n"
     "  --room-code CODE  the join code, 4 to 32 letters and digits (default: made up)\n"
-    "  --room-max N      the most learners the board keeps, 1 to 500 (default 60)\n"
+    "  --room-max N      the most learners the board keeps, 1 to 500 (default 30, what\n"
+    "                    the page shows at 1280x720)\n"
     "  --room-file FILE  where the board is kept across restarts (default BUILD/room.txt)\n";
 
 struct sample {
@@ -647,6 +650,40 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* The room's listener out of descriptors (a flood of connections): it rests
+ * a second rather than retry accept() at once, for ever, and the loopback
+ * page goes on answering. */
+static struct event *room_backoff;
+
+static void on_room_accept_error(struct evconnlistener *lev, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "dashboard: room: cannot accept a connection (%s): resting 1 s\n",
+            strerror(EVUTIL_SOCKET_ERROR()));
+    evconnlistener_disable(lev);
+    struct timeval second = { 1, 0 };
+    if (room_backoff)
+        evtimer_add(room_backoff, &second);
+}
+
+static void on_room_backoff_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+/* As many descriptors as the system allows this process: each learner's
+ * post holds one while it lasts. */
+static void raise_fd_limit(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
 static bool is_code(const char *value)
 {
     size_t n = strlen(value);
@@ -712,7 +749,7 @@ int main(int argc, char **argv)
     d.build = "build";
     snprintf(d.page, sizeof d.page, "%s", DASHBOARD_PAGE);
     const char *page = NULL, *room_addr = NULL, *room_code = NULL, *room_file = NULL;
-    long room_port = 8091, room_max = 60;
+    long room_port = 8091, room_max = 30;
     const struct flag flags[] = {
         { "--room", FLAG_TEXT, &room_addr, 0, 0, "an IPv4 address", NULL },
         { "--room-port", FLAG_INT, &room_port, 0, 65535, NULL, NULL },
@@ -763,6 +800,7 @@ int main(int argc, char **argv)
         snprintf(file, sizeof file, "%s/room.txt", d.build);
         if (room_open(code, (int)room_max, room_file ? room_file : file) != 0)
             return 1;
+        raise_fd_limit();
         room_http = evhttp_new(base);
         room_sock = room_http ? evhttp_bind_socket_with_handle(room_http, room_addr,
                                                                (ev_uint16_t)room_port)
@@ -772,9 +810,13 @@ int main(int argc, char **argv)
                     room_port, strerror(errno));
             return 1;
         }
-        /* evhttp answers 413 itself past the cap; every method reaches
-         * room_on_post, which answers each with its reason */
-        evhttp_set_max_body_size(room_http, ROOM_MAX_BODY);
+        /* room_on_post answers 413 with its reason up to four times the
+         * cap, evhttp alone past that; every method reaches room_on_post */
+        evhttp_set_max_body_size(room_http, 4 * ROOM_MAX_BODY);
+        evhttp_set_bevcb(room_http, on_connection, NULL);
+        struct evconnlistener *lev = evhttp_bound_socket_get_listener(room_sock);
+        room_backoff = evtimer_new(base, on_room_backoff_over, lev);
+        evconnlistener_set_error_cb(lev, on_room_accept_error);
         evhttp_set_max_headers_size(room_http, 8192);
         evhttp_set_timeout(room_http, 10);
         evhttp_set_allowed_methods(room_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -828,6 +870,8 @@ int main(int argc, char **argv)
     evhttp_free(http);
     if (room_http)
         evhttp_free(room_http);
+    if (room_backoff)
+        event_free(room_backoff);
     event_base_free(base);
     stop_chapter(); /* a load in flight fails fast once its server is gone */
     go_wait_all(deadline_after(35000));

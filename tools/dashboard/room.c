@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -27,7 +28,7 @@ enum {
 struct verdict {
     char name[4 * NAME_CHARS + 1]; /* UTF-8 */
     int chapter;
-    bool pass;
+    bool pass, judged; /* judged: a verdict: line came */
     int ncases;
     struct {
         char name[48];
@@ -52,15 +53,30 @@ static struct {
 
 /* ---- reading a post ---- */
 
-/* The number of UTF-8 characters in s, or -1 if it holds a control
- * character. */
+/* The number of characters in s, or -1 if it is not UTF-8 or holds a
+ * character that would hide or disguise text on the page: a control (C0 or
+ * C1), or a bidirectional override or isolate. */
 static int characters(const char *s)
 {
     int n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
+        unsigned c = *p;
+        int more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (more < 0 || (more == 1 && c < 0xc2))
             return -1;
-        n += (*p & 0xc0) != 0x80;
+        unsigned code = more ? c & (0x3f >> more) : c;
+        for (int i = 1; i <= more; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return -1;
+            code = code << 6 | (p[i] & 0x3f);
+        }
+        if ((more == 2 && code < 0x800) || (more == 3 && (code < 0x10000 || code > 0x10ffff)) ||
+            (code >= 0xd800 && code <= 0xdfff))
+            return -1; /* overlong, or no character */
+        if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) ||
+            (code >= 0x2066 && code <= 0x2069))
+            return -1;
+        p += 1 + more;
     }
     return n;
 }
@@ -85,10 +101,11 @@ static const char *read_line(struct verdict *v, char *line, bool stored)
     const char *key = line, *value = colon + 2;
     int chars = characters(value);
     if (chars < 0)
-        return "a value holds a control character";
+        return "a value is not UTF-8 text, or holds a control character";
     if (!strcmp(key, "name")) {
-        if (chars < 1 || chars > NAME_CHARS || strlen(value) >= sizeof v->name)
-            return "name: 1 to 40 characters";
+        if (chars < 1 || chars > NAME_CHARS || strlen(value) >= sizeof v->name ||
+            strspn(value, " ") == strlen(value))
+            return "name: 1 to 40 characters, not only spaces";
         strcpy(v->name, value);
     } else if (!strcmp(key, "chapter")) {
         if (strlen(value) != 2 || value[0] != '0' || value[1] < '1' || value[1] > '6')
@@ -98,6 +115,7 @@ static const char *read_line(struct verdict *v, char *line, bool stored)
         if (strcmp(value, "pass") && strcmp(value, "fail"))
             return "verdict: pass or fail";
         v->pass = !strcmp(value, "pass");
+        v->judged = true;
     } else if (!strcmp(key, "case")) {
         const char *space = strchr(value, ' ');
         if (!space || !is_case_name(value, (size_t)(space - value)) ||
@@ -138,23 +156,22 @@ static const char *read_post(struct verdict *v, char *text, bool stored)
         if (why)
             return why;
     }
-    if (!v->name[0] || !v->chapter)
-        return "name: and chapter: are needed";
+    if (!v->name[0] || !v->chapter || !v->judged)
+        return "name:, chapter: and verdict: are needed";
     return NULL;
 }
 
 /* ---- keeping it ---- */
 
-static void save(void)
+/* Writes the board to its file (a new file, then renamed over the old: a
+ * restart reads the one or the other whole). Returns 0, or -1 with the
+ * reason on stderr. */
+static int save(void)
 {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s.new", room.file);
     FILE *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "dashboard: room: cannot write %s: %s\n", tmp, strerror(errno));
-        return;
-    }
-    for (int i = 0; i < room.n; i++) {
+    for (int i = 0; out && i < room.n; i++) {
         const struct verdict *v = &room.v[i];
         fprintf(out, "name: %s\nchapter: %02d\nverdict: %s\nat: %lld\n", v->name, v->chapter,
                 v->pass ? "pass" : "fail", v->at);
@@ -164,9 +181,15 @@ static void save(void)
             fprintf(out, "finding: %s\n", v->finding);
         fputc('\n', out);
     }
-    /* a restart reads either the old file or the whole new one */
-    if (fclose(out) != 0 || rename(tmp, room.file) != 0)
+    bool written = out && !ferror(out);
+    if (out && fclose(out) != 0)
+        written = false;
+    if (!written || rename(tmp, room.file) != 0) {
         fprintf(stderr, "dashboard: room: cannot write %s: %s\n", room.file, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 static int learners(void)
@@ -209,6 +232,8 @@ static int keep(const struct verdict *v)
     return 0;
 }
 
+/* Reads the board's file back; a record it cannot read is skipped and
+ * said, with its line, so that one bad record costs the board nothing else. */
 static int load(void)
 {
     FILE *in = fopen(room.file, "r");
@@ -216,10 +241,14 @@ static int load(void)
         return errno == ENOENT ? 0 : -1;
     char block[2 * ROOM_MAX_BODY], line[ROOM_MAX_BODY];
     size_t len = 0;
-    int status = 0;
-    for (bool more = true; more && status == 0;) {
+    int at = 0, first = 1;
+    for (bool more = true; more;) {
         more = fgets(line, sizeof line, in) != NULL;
-        if (more && strcmp(line, "\n") && len + strlen(line) < sizeof block) {
+        at += more;
+        bool blank = more && (!strcmp(line, "\n") || !strcmp(line, "\r\n"));
+        if (more && !blank && len + strlen(line) < sizeof block) {
+            if (!len)
+                first = at;
             strcpy(block + len, line);
             len += strlen(line);
             continue;
@@ -227,17 +256,16 @@ static int load(void)
         if (len) {
             struct verdict v;
             const char *why = read_post(&v, block, true);
-            if (why) {
-                fprintf(stderr, "dashboard: room: %s: %s\n", room.file, why);
-                status = -1;
-            } else {
-                keep(&v);
-            }
+            if (why)
+                fprintf(stderr, "dashboard: room: %s:%d: skipped: %s\n", room.file, first, why);
+            else if (keep(&v) != 0)
+                fprintf(stderr, "dashboard: room: %s:%d: skipped: more learners than --room-max\n",
+                        room.file, first);
         }
         len = 0;
     }
     fclose(in);
-    return status;
+    return 0;
 }
 
 int room_open(const char *code, int max_learners, const char *file)
@@ -246,10 +274,10 @@ int room_open(const char *code, int max_learners, const char *file)
     room.max_learners = max_learners;
     room.file = file;
     if (load() != 0) {
-        fprintf(stderr, "dashboard: room: cannot read %s\n", file);
+        fprintf(stderr, "dashboard: room: cannot read %s: %s\n", file, strerror(errno));
         return -1;
     }
-    return 0;
+    return save(); /* a file that cannot be written is said now, not at the first post */
 }
 
 /* ---- the post ---- */
@@ -309,6 +337,7 @@ void room_on_post(struct evhttp_request *req, void *arg)
         return;
     }
     if (!allowed(peer ? peer : "")) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
         answer(req, 429, "too many posts from this address: wait a second");
         return;
     }
@@ -318,7 +347,7 @@ void room_on_post(struct evhttp_request *req, void *arg)
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if (len > ROOM_MAX_BODY) { /* evhttp's own cap answers before this */
+    if (len > ROOM_MAX_BODY) { /* evhttp's own cap (4 times this) answers past that */
         answer(req, 413, "a post is at most 4096 bytes");
         return;
     }
@@ -342,7 +371,10 @@ void room_on_post(struct evhttp_request *req, void *arg)
         answer(req, 403, full);
         return;
     }
-    save();
+    if (save() != 0) {
+        answer(req, 500, "on the board, but the board could not write its file");
+        return;
+    }
     answer(req, 200, "on the board");
 }
 

@@ -14,9 +14,11 @@
  *     finding: 02-channel-block/leaky.c:43 (in send_one) ...
  *
  * Every bad post gets a 4xx with its reason: 403 a wrong join code or a full
- * room, 400 a malformed body, 413 one over ROOM_MAX_BODY, 429 more than a
- * few posts a second from one address. All of it runs on the dashboard's
- * loop thread.
+ * room, 400 a malformed body (not UTF-8, a control character, a line that is
+ * no known "key: value"), 413 one over ROOM_MAX_BODY, 429 more than five
+ * posts at once or two a second from one address (with Retry-After). A post
+ * kept but not written to the file is a 500 that says so. All of it runs on
+ * the dashboard's loop thread.
  */
 #ifndef TOOLS_DASHBOARD_ROOM_H
 #define TOOLS_DASHBOARD_ROOM_H

@@ -45,7 +45,7 @@ function card(l, now) {
   const cases = el('div', 'cases');
   for (const k of l.cases) {
     cases.append(el('span', `chip ${k.ok ? 'ok' : 'fail'}`, k.ok ? '✓' : '✗'));
-    cases.append(document.createTextNode(`${short[k.name] || k.name}  `));
+    cases.append(document.createTextNode(`${Object.hasOwn(short, k.name) ? short[k.name] : k.name}  `));
   }
   c.append(cases);
   if (!l.pass) c.append(el('div', 'finding', l.finding || 'not yet 未通过'));
