@@ -359,13 +359,7 @@ static void fire_patient(void *arg)
     for (int k = 0; k < 2; k++)
         p[k] = (struct patient_side){ .port = d.srv[k].port };
     pthread_mutex_unlock(&d.mu);
-    pthread_t t; /* the leaky side's, beside the fixed one's on this thread */
-    bool started = pthread_create(&t, NULL, ask, &p[0]) == 0;
-    if (!started)
-        ask(&p[0]);
-    ask(&p[1]);
-    if (started)
-        pthread_join(t, NULL);
+    stage_both(ask, &p[0], &p[1]);
     char text[2][200];
     for (int k = 0; k < 2; k++) {
         char body[80];
@@ -412,7 +406,8 @@ static void json_action(FILE *out, const char *name, const struct action *a)
     fputc('}', out);
 }
 
-static void on_state(struct evhttp_request *req, long since)
+/* Answers 200 with the JSON write(out, arg) writes. */
+static void reply_json(struct evhttp_request *req, void (*write)(FILE *out, long arg), long arg)
 {
     char *text = NULL;
     size_t len = 0;
@@ -421,6 +416,14 @@ static void on_state(struct evhttp_request *req, long since)
         reply_error(req, 503, "out of memory");
         return;
     }
+    write(out, arg);
+    fclose(out);
+    reply_text(req, 200, "application/json", text, len);
+    free(text);
+}
+
+static void write_state(FILE *out, long since)
+{
     pthread_mutex_lock(&d.mu);
     fprintf(out, "{\"chapter\":");
     json_write_string(out, d.dir);
@@ -458,9 +461,12 @@ static void on_state(struct evhttp_request *req, long since)
     json_action(out, "incident", &d.incident);
     fprintf(out, "}\n");
     pthread_mutex_unlock(&d.mu);
-    fclose(out);
-    reply_text(req, 200, "application/json", text, len);
-    free(text);
+}
+
+static void write_room(FILE *out, long unused)
+{
+    (void)unused;
+    room_write_state(out);
 }
 
 static bool room_on; /* --room given: set once, before the loop runs */
@@ -471,17 +477,7 @@ static void on_room(struct evhttp_request *req)
         reply_error(req, 404, "no room board: start the dashboard with --room ADDR");
         return;
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
-    room_write_state(out);
-    fclose(out);
-    reply_text(req, 200, "application/json", text, len);
-    free(text);
+    reply_json(req, write_room, 0);
 }
 
 /* Starts fn for the action unless it runs already or the servers are down. */
@@ -609,7 +605,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (since && !flag_int(since, 0, 1L << 40, &n))
             reply_error(req, 400, "since takes a sample number");
         else
-            on_state(req, n);
+            reply_json(req, write_state, n);
     } else if (!strcmp(path, "/api/room")) {
         on_room(req);
     } else if (strcmp(path, "/api/burst") && strcmp(path, "/api/patient") &&

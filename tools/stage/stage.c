@@ -52,6 +52,19 @@ static void *run_side(void *arg)
     return NULL;
 }
 
+void stage_both(void *(*fn)(void *), void *leaky, void *fixed)
+{
+    /* A plain thread for the leaky side: the work is the tool's, not a go()
+     * of the story's; if none can start, the two run one after the other. */
+    pthread_t t;
+    bool started = pthread_create(&t, NULL, fn, leaky) == 0;
+    if (!started)
+        fn(leaky);
+    fn(fixed);
+    if (started)
+        pthread_join(t, NULL);
+}
+
 void stage_load_both(const struct burst *shape, const int port[2], struct burst_result got[2])
 {
     struct side side[2];
@@ -59,15 +72,7 @@ void stage_load_both(const struct burst *shape, const int port[2], struct burst_
         side[k] = (struct side){ .b = *shape };
         side[k].b.port = port[k];
     }
-    /* A plain thread for the leaky side: the load is ours, not a go() of
-     * the story's; if none can start, the two loads run one after the other. */
-    pthread_t t;
-    bool started = pthread_create(&t, NULL, run_side, &side[0]) == 0;
-    if (!started)
-        run_side(&side[0]);
-    run_side(&side[1]);
-    if (started)
-        pthread_join(t, NULL);
+    stage_both(run_side, &side[0], &side[1]);
     got[0] = side[0].r;
     got[1] = side[1].r;
 }

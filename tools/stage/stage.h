@@ -37,6 +37,9 @@ struct meter {
 
 void meter_read(struct meter *m, const pid_t pid[2], struct reading *r);
 
+/* fn(leaky) and fn(fixed) at once, and back when both have returned. */
+void stage_both(void *(*fn)(void *), void *leaky, void *fixed);
+
 /* The same load (shape, its port ignored) at both ports at once, on two
  * threads; returns when both are over, with what each side's clients got. A
  * side whose load could not start counts every request as failed. */
