@@ -1,6 +1,7 @@
-/* The registry of threads started with tl_go(), their blocking state, and the
- * dump: one job (the dump is the registry, read), in one file of a little
- * over 500 lines.
+/* The registry of threads started with tl_go(), their blocking state, the
+ * dump, and the start of a trace recording: one job (the dump and the
+ * recording's first look are the registry, read), in one file of about 600
+ * lines.
  *
  * Lock order: registry, then a thread's record, then a channel. The blocking
  * primitives never hold a channel lock while they touch their record.
