@@ -33,7 +33,13 @@ int main(int argc, char **argv)
     struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
-        fprintf(stderr, "without_waitv: cannot install the filter: %s\n", strerror(errno));
+        int err = errno;
+        fprintf(stderr, "without_waitv: cannot install the filter: %s\n", strerror(err));
+        if (err == EINVAL) { /* no seccomp filters here: qemu-user has none to give */
+            fprintf(stderr, "skipped: this system filters no system calls, so none is refused "
+                            "here either\n");
+            return 77;
+        }
         return 1;
     }
     if (syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) != -1 || errno != EPERM) {
