@@ -82,9 +82,7 @@ static const char usage_text[] =
 struct sample {
     long seq;
     double t; /* seconds of the story since the chapter started */
-    int threads[2];
-    double cpu[2]; /* CPU used over the last sample, in % of one CPU */
-    long rss_kb[2];
+    struct reading r; /* both servers' threads, CPU and RSS (stage.h) */
 };
 
 struct marker {
@@ -266,14 +264,8 @@ static void sampler(void *arg)
         int port[2] = { d.srv[0].port, d.srv[1].port };
         pthread_mutex_unlock(&d.mu);
         if (up) {
-            struct reading r;
-            meter_read(&m, pid, &r);
             struct sample s;
-            for (int k = 0; k < 2; k++) {
-                s.threads[k] = r.threads[k];
-                s.cpu[k] = r.cpu[k];
-                s.rss_kb[k] = r.rss_kb[k];
-            }
+            meter_read(&m, pid, &s.r);
             char dump[2][DUMP_SIZE];
             bool dumped = n % DUMP_EVERY == 0;
             for (int k = 0; dumped && k < 2; k++)
@@ -440,8 +432,8 @@ static void write_state(FILE *out, long since)
     for (long i = first; i <= d.seq; i++) {
         const struct sample *s = &d.samples[i % MAX_SAMPLES];
         fprintf(out, "%s[%.2f,%d,%d,%.0f,%.0f,%ld,%ld]", i == first ? "" : ",", s->t,
-                s->threads[0], s->threads[1], s->cpu[0], s->cpu[1], s->rss_kb[0],
-                s->rss_kb[1]);
+                s->r.threads[0], s->r.threads[1], s->r.cpu[0], s->r.cpu[1], s->r.rss_kb[0],
+                s->r.rss_kb[1]);
     }
     fprintf(out, "],\"markers\":[");
     for (int i = 0; i < d.nmarkers; i++) {

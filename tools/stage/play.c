@@ -72,7 +72,6 @@ static void start_pair(struct play *p, const char *flag, const char *value)
             exit(1);
         }
         if (server_spawn(&p->srv[k], path, p->scale, k ? flag : NULL, k ? value : NULL) != 0) {
-            server_alive(&p->srv[k]);
             fprintf(stderr, "play: %s did not start (%s): %s\n", path,
                     server_alive(&p->srv[k]) ? "no listening line in 10 s"
                                              : server_exit_text(&p->srv[k]),
@@ -265,6 +264,12 @@ static int demo(struct play *p)
     return status;
 }
 
+/* The status of an HTTP reply's text, or 0 if it is none. */
+static int status_of(const char *reply)
+{
+    return strncmp(reply, "HTTP/1.", 7) == 0 ? atoi(reply + 9) : 0;
+}
+
 /* GET path of a server: its body into a fresh string, or NULL if the
  * answer is not a 200 (*status says what it was: 0 if none came). */
 static char *fetch(int port, const char *path, int64_t timeout_ms, int *status)
@@ -280,8 +285,8 @@ static char *fetch(int port, const char *path, int64_t timeout_ms, int *status)
     if (text)
         read_until(fd, text, size, 0, deadline_after(timeout_ms));
     close(fd);
-    if (text && strncmp(text, "HTTP/1.", 7) == 0)
-        *status = atoi(text + 9);
+    if (text)
+        *status = status_of(text);
     char *body = text && *status == 200 ? strstr(text, "\r\n\r\n") : NULL;
     char *copy = body ? strdup(body + 4) : NULL;
     free(text);
@@ -374,7 +379,7 @@ static bool recording(int port)
     static const char ask[] = "GET /debug/trace?seconds=0.001 HTTP/1.0\r\nHost: x\r\n\r\n";
     char reply[256];
     raw_exchange(port, ask, sizeof ask - 1, reply, sizeof reply);
-    return strncmp(reply, "HTTP/1.1 409", 12) == 0 || strncmp(reply, "HTTP/1.0 409", 12) == 0;
+    return status_of(reply) == 409;
 }
 
 static int save(const char *path, const char *text)

@@ -36,22 +36,28 @@ static double nice(double v)
 
 /* ---- the timeline ---- */
 
-static double tmax, ymax;
-static double tx(double t) { return 110 + t / tmax * 1130; }
-static double ty(double v) { return 560 - v / ymax * 470; }
+/* A picture's ranges: seconds of the story across, threads up. */
+struct axes {
+    double tmax, ymax;
+};
 
-static void polyline(FILE *out, const struct point *p, int n, int side, const char *style)
+static double tx(const struct axes *a, double t) { return 110 + t / a->tmax * 1130; }
+static double ty(const struct axes *a, double v) { return 560 - v / a->ymax * 470; }
+
+static void polyline(FILE *out, const struct axes *a, const struct point *p, int n, int side,
+                     const char *style)
 {
     fprintf(out, "<polyline fill=\"none\" %s stroke-linejoin=\"round\" points=\"", style);
     for (int i = 0; i < n; i++)
-        fprintf(out, "%.1f,%.1f ", tx(p[i].t), ty(p[i].threads[side]));
+        fprintf(out, "%.1f,%.1f ", tx(a, p[i].t), ty(a, p[i].threads[side]));
     fprintf(out, "\"/>\n");
 }
 
 void svg_timeline(FILE *out, const char *title, const struct point *p, int n,
                   const struct mark *marks, int nmarks)
 {
-    tmax = ymax = 0;
+    struct axes ax = { 0, 0 }, *a = &ax;
+    double tmax = 0, ymax = 0;
     for (int i = 0; i < n; i++) {
         if (p[i].t > tmax) tmax = p[i].t;
         for (int k = 0; k < 2; k++)
@@ -61,6 +67,7 @@ void svg_timeline(FILE *out, const char *title, const struct point *p, int n,
     if (ymax < 10) ymax = 10;
     double ystep = nice(ymax / 5);
     ymax = (double)(long)((ymax + ystep - 1) / ystep) * ystep;
+    ax = (struct axes){ tmax, ymax };
     fprintf(out, head, 660, 660, 660);
     fprintf(out, "<text x=\"640\" y=\"40\" text-anchor=\"middle\" font-size=\"28\" "
                  "font-weight=\"bold\">");
@@ -68,13 +75,13 @@ void svg_timeline(FILE *out, const char *title, const struct point *p, int n,
     fprintf(out, "</text>\n");
     for (double v = 0; v <= ymax; v += ystep) {
         fprintf(out, "<line x1=\"110\" x2=\"1240\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-                ty(v), ty(v));
-        fprintf(out, "<text x=\"100\" y=\"%.1f\" text-anchor=\"end\">%ld</text>\n", ty(v) + 8,
+                ty(a, v), ty(a, v));
+        fprintf(out, "<text x=\"100\" y=\"%.1f\" text-anchor=\"end\">%ld</text>\n", ty(a, v) + 8,
                 (long)v);
     }
     double step = nice(tmax / 10);
     for (double v = 0; v <= tmax + 1e-9; v += step)
-        fprintf(out, "<text x=\"%.1f\" y=\"592\" text-anchor=\"middle\">%g</text>\n", tx(v), v);
+        fprintf(out, "<text x=\"%.1f\" y=\"592\" text-anchor=\"middle\">%g</text>\n", tx(a, v), v);
     fprintf(out, "<line x1=\"110\" x2=\"1240\" y1=\"560\" y2=\"560\" stroke=\"#333\" "
                  "stroke-width=\"2\"/>\n"
                  "<text x=\"675\" y=\"640\" text-anchor=\"middle\">seconds of the story</text>\n"
@@ -83,15 +90,15 @@ void svg_timeline(FILE *out, const char *title, const struct point *p, int n,
     for (int i = 0; i < nmarks; i++) {
         if (marks[i].t > tmax)
             continue;
-        double x = tx(marks[i].t);
+        double x = tx(a, marks[i].t);
         fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"80\" y2=\"560\" stroke=\"#444\" "
                      "stroke-width=\"2\" stroke-dasharray=\"4 6\"/>\n", x, x);
         fprintf(out, "<text x=\"%.1f\" y=\"76\" font-size=\"20\">", x + 6);
         text(out, marks[i].label);
         fprintf(out, "</text>\n");
     }
-    polyline(out, p, n, 0, "stroke=\"#c62828\" stroke-width=\"7\"");
-    polyline(out, p, n, 1, "stroke=\"#1b7f3b\" stroke-width=\"4\" stroke-dasharray=\"16 8\"");
+    polyline(out, a, p, n, 0, "stroke=\"#c62828\" stroke-width=\"7\"");
+    polyline(out, a, p, n, 1, "stroke=\"#1b7f3b\" stroke-width=\"4\" stroke-dasharray=\"16 8\"");
     fprintf(out,
             "<rect x=\"1030\" y=\"96\" width=\"200\" height=\"86\" fill=\"white\" "
             "stroke=\"#bbb\"/>\n"
@@ -250,7 +257,7 @@ static const char *color(const char *state)
     return "#00838f";
 }
 
-static double lane_x(double t) { return 250 + t / tmax * 990; }
+static double lane_x(const struct axes *a, double t) { return 250 + t / a->tmax * 990; }
 
 /* Lanes: one per name and outcome, in order of name then outcome (a
  * thread's lane number in th->lane); returns how many. */
@@ -284,26 +291,28 @@ static int lanes(struct side *s, struct thread **rep)
     return n;
 }
 
-static void draw_thread(FILE *out, const struct thread *th, double span, int y)
+static void draw_thread(FILE *out, const struct axes *a, const struct thread *th, double span,
+                        int y)
 {
     double end = th->last >= 0 ? th->last : span;
     fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#444\" "
-                 "stroke-width=\"2\"/>\n", lane_x(th->first), lane_x(end), y + 12, y + 12);
+                 "stroke-width=\"2\"/>\n", lane_x(a, th->first), lane_x(a, end), y + 12, y + 12);
     for (int b = 0; b < th->nblocks; b++) {
         const struct block *bl = &th->blocks[b];
-        double w = lane_x(bl->end >= 0 ? bl->end : end) - lane_x(bl->start);
+        double w = lane_x(a, bl->end >= 0 ? bl->end : end) - lane_x(a, bl->start);
         fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" fill=\"%s\">"
-                     "<title>%s at ", lane_x(bl->start), y + 5, w < 2 ? 2 : w,
+                     "<title>%s at ", lane_x(a, bl->start), y + 5, w < 2 ? 2 : w,
                 color(bl->state), bl->state);
         text(out, bl->at);
         fprintf(out, "</title></rect>\n");
     }
     if (th->last >= 0)
         fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#000\" "
-                     "stroke-width=\"3\"/>\n", lane_x(end), lane_x(end), y + 2, y + 22);
+                     "stroke-width=\"3\"/>\n", lane_x(a, end), lane_x(a, end), y + 2, y + 22);
 }
 
-static int draw_side(FILE *out, struct side *s, int sd, struct thread **rep, int nl, int y)
+static int draw_side(FILE *out, const struct axes *a, struct side *s, int sd, struct thread **rep,
+                     int nl, int y)
 {
     fprintf(out, "<text x=\"20\" y=\"%d\" font-size=\"24\" font-weight=\"bold\" fill=\"%s\">",
             y + 22, sd == 0 ? "#c62828" : "#1b7f3b");
@@ -321,7 +330,7 @@ static int draw_side(FILE *out, struct side *s, int sd, struct thread **rep, int
         fprintf(out, "</text>\n");
         for (int i = 0; i < s->n; i++)
             if (s->threads[i].lane == l)
-                draw_thread(out, &s->threads[i], s->span, y);
+                draw_thread(out, a, &s->threads[i], s->span, y);
         if (rep[l]->outcome[0]) {
             fprintf(out, "<text x=\"1240\" y=\"%d\" text-anchor=\"end\" font-size=\"19\" "
                          "fill=\"#b71c1c\">", y + 40);
@@ -340,9 +349,9 @@ int svg_trace(FILE *out, const char *title, const char *const json[2])
     int nl[2] = { 0, 0 }, ok = -1;
     if (read_side(&s[0], json[0]) != 0 || read_side(&s[1], json[1]) != 0)
         goto out;
-    tmax = s[0].span > s[1].span ? s[0].span : s[1].span;
-    if (tmax <= 0)
-        tmax = 1;
+    struct axes ax = { s[0].span > s[1].span ? s[0].span : s[1].span, 0 }, *a = &ax;
+    if (ax.tmax <= 0)
+        ax.tmax = 1;
     int h = 100;
     for (int k = 0; k < 2; k++) {
         if (!(rep[k] = calloc((size_t)s[k].n + 1, sizeof *rep[k])))
@@ -356,16 +365,16 @@ int svg_trace(FILE *out, const char *title, const char *const json[2])
     text(out, title);
     fprintf(out, "</text>\n");
     double step = 1;
-    while (tmax / step > 12)
+    while (ax.tmax / step > 12)
         step *= 2;
-    for (double t = 0; t <= tmax + 1e-9; t += step)
+    for (double t = 0; t <= ax.tmax + 1e-9; t += step)
         fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"60\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n",
-                lane_x(t), lane_x(t), h);
+                lane_x(a, t), lane_x(a, t), h);
     int y = 70;
     for (int k = 0; k < 2; k++)
-        y = draw_side(out, &s[k], k, rep[k], nl[k], y);
-    for (double t = 0; t <= tmax + 1e-9; t += step)
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n", lane_x(t),
+        y = draw_side(out, a, &s[k], k, rep[k], nl[k], y);
+    for (double t = 0; t <= ax.tmax + 1e-9; t += step)
+        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n", lane_x(a, t),
                 y + 24, t);
     fprintf(out, "<text x=\"745\" y=\"%d\" text-anchor=\"middle\">seconds of the story; a bar "
                  "is a block, a tick the thread's exit</text>\n", y + 52);
