@@ -46,6 +46,7 @@
 #include "chan_internal.h"
 #include "threadleaks/clock.h"
 #include "threadleaks/panic.h"
+#include "race.h"
 
 enum { WAITING = -1, TIMED_OUT = -2 };
 /* A waiter's futex word: NOT_YET, then DELIVERED; or, while NOT_YET, ASLEEP
@@ -169,6 +170,7 @@ static void flush_wakes_ringing(tl_chan_t *closed)
          * clean-up takes a sudog with a link for one still queued. */
         s->next = NULL;
         s->w->from_cpu = cpu;
+        tl_race_release(s->w); /* the value copied for it, or taken from it */
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
         if (was == ASLEEP_BELLS && closed)
@@ -293,8 +295,12 @@ tl_chan_t *tl_chan_ref(tl_chan_t *ch)
 
 void tl_chan_release(tl_chan_t *ch)
 {
-    if (!ch || atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
+    if (!ch)
         return;
+    tl_race_release(ch); /* every holder's last use, before the free */
+    if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    tl_race_acquire(ch);
     pthread_mutex_destroy(&ch->mu);
     free(ch->buf);
     if (ch->on_free)
@@ -633,6 +639,8 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
      * queue up on the closed channel's mutex. The other cases' entries go,
      * one channel at a time. */
     int fired = atomic_load_explicit(&w.fired, memory_order_acquire);
+    if (fired >= 0)
+        tl_race_acquire(&w);
     for (int i = 0; i < n; i++) {
         struct sudog *s = &sc->sudogs[i];
         tl_chan_t *ch = cases[i].ch;

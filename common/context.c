@@ -50,6 +50,8 @@
 
 #include "threadleaks/hook.h"
 #include "chan_internal.h"
+#include "race.h"
+#include "threadleaks/err.h"
 #include "threadleaks/clock.h"
 #include "threadleaks/panic.h"
 
@@ -378,9 +380,12 @@ tl_ctx_t *tl_ctx_ref(tl_ctx_t *ctx)
 
 void tl_ctx_release(tl_ctx_t *ctx)
 {
-    if (!ctx || is_background(ctx) ||
-        atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+    if (!ctx || is_background(ctx))
         return;
+    tl_race_release(ctx); /* every holder's last use, before the free */
+    if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    tl_race_acquire(ctx);
     if (ctx->kind != CANCELLABLE) {
         tl_ctx_t *parent = ctx->parent;
         free(ctx);
@@ -439,11 +444,7 @@ int tl_ctx_err(tl_ctx_t *ctx)
 
 const char *tl_ctx_err_text(int err)
 {
-    switch (err) {
-    case ECANCELED: return "context canceled";
-    case ETIMEDOUT: return "context deadline exceeded";
-    default: return strerror(err);
-    }
+    return tl_err_text(err);
 }
 
 int tl_ctx_cause(tl_ctx_t *ctx)
@@ -548,8 +549,10 @@ struct tl_after {
 
 static void after_release(struct tl_after *a)
 {
+    tl_race_release(a);
     if (atomic_fetch_sub(&a->refs, 1) != 1)
         return;
+    tl_race_acquire(a);
     tl_chan_release(a->stop);
     tl_ctx_release(a->ctx);
     free(a);

@@ -11,6 +11,26 @@
 #include "threadleaks/hook.h"
 #include "threadleaks/panic.h"
 
+int tl_wg_init(tl_wg_t *wg)
+{
+    int err = pthread_mutex_init(&wg->mu, NULL);
+    if (err)
+        return err;
+    if ((err = pthread_cond_init(&wg->zero, NULL)) != 0) {
+        pthread_mutex_destroy(&wg->mu);
+        return err;
+    }
+    wg->n = wg->waiters = 0;
+    wg->round = 0;
+    return 0;
+}
+
+void tl_wg_destroy(tl_wg_t *wg)
+{
+    pthread_cond_destroy(&wg->zero);
+    pthread_mutex_destroy(&wg->mu);
+}
+
 void tl_wg_add(tl_wg_t *wg, int delta)
 {
     pthread_mutex_lock(&wg->mu);

@@ -132,8 +132,8 @@ tl_chan_t *tl_ctx_done(tl_ctx_t *ctx);
  * ETIMEDOUT (context.DeadlineExceeded). */
 int tl_ctx_err(tl_ctx_t *ctx);
 
-/* err.Error(): Go's words for ECANCELED ("context canceled") and ETIMEDOUT
- * ("context deadline exceeded"); strerror's for any other errno value. */
+/* err.Error(): tl_err_text(err) (err.h), under the name Go's readers look
+ * for: "context canceled", "context deadline exceeded". */
 const char *tl_ctx_err_text(int err);
 
 /* context.Cause(ctx): 0 while not done; then the cause given to

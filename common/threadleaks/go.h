@@ -46,6 +46,29 @@ int tl_go_with_id_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan
                      tl_ctx_t *ctx, int id, tl_chan_t *ch, const char *func, const char *file,
                      int line);
 
+/* go func() { ... }() for a closure that captured more: a context, an
+ * input and an output channel, an index, and one pointer of its own, as a
+ * pipeline's stage does. Starts fn(c) on a new thread named name, c being
+ * the thread's own copy of the captures. The thread holds its own
+ * references to c->ctx, c->in and c->out (any may be NULL) while fn runs
+ * and drops them when fn returns; then, if c->free_arg is set, it calls
+ * c->free_arg(c->arg). Returns 0, or an errno value: then fn never runs,
+ * nothing was taken, and arg is still the caller's.
+ *     tl_go_closure("sq", sq_stage, .ctx = ctx, .in = in, .out = out);
+ * The macro is C only (a compound literal): C++ calls tl_go_closure_at. */
+struct tl_closure {
+    tl_ctx_t *ctx;
+    tl_chan_t *in, *out;
+    int id;
+    void *arg;
+    void (*free_arg)(void *arg);
+};
+#define tl_go_closure(name, fn, ...)                                            \
+    tl_go_closure_at((name), (fn), &(struct tl_closure){ __VA_ARGS__ }, __func__, \
+                     __FILE__, __LINE__)
+int tl_go_closure_at(const char *name, void (*fn)(const struct tl_closure *c),
+                     const struct tl_closure *c, const char *func, const char *file, int line);
+
 /* How many calls to tl_go (and tl_go_with) on the calling thread have
  * failed to start a thread, so far: a server can tell from it that a
  * request's handler met one, whatever the handler made of the error (the

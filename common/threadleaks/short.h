@@ -17,6 +17,7 @@
 #include "short/chan.h"
 #include "short/clock.h"
 #include "short/context.h"
+#include "short/err.h"
 #include "short/errgroup.h"
 #include "short/go.h"
 #include "short/leakcheck.h"

@@ -3,7 +3,7 @@
  *
  * Layers, each usable without the ones above it:
  *   core    clock.h chan.h context.h go.h errgroup.h waitgroup.h timer.h
- *           hook.h panic.h (pkg-config threadleaks-core)
+ *           err.h hook.h panic.h (pkg-config threadleaks-core)
  *   census  census.h trace.h leakcheck.h: counts the kernel's threads,
  *           dumps where they block, checks tests (pkg-config threadleaks)
  * short.h gives the names without their tl_ prefix, as Go spells them.
@@ -37,6 +37,7 @@
 #include "chan.h"
 #include "clock.h"
 #include "context.h"
+#include "err.h"
 #include "errgroup.h"
 #include "go.h"
 #include "hook.h"

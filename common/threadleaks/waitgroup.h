@@ -26,6 +26,14 @@ typedef struct tl_wg {
 
 #define TL_WG_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 }
 
+/* For a WaitGroup where TL_WG_INIT cannot be written (in memory from
+ * malloc, or in a struct set up at run time): sets *wg up as TL_WG_INIT
+ * would. Returns 0, or the error pthread_mutex_init or pthread_cond_init
+ * gave. tl_wg_destroy undoes it, once no thread uses wg any more (after
+ * the last tl_wg_wait has returned), before its memory is freed. */
+int tl_wg_init(tl_wg_t *wg);
+void tl_wg_destroy(tl_wg_t *wg);
+
 /* wg.Add(delta): adds delta, which may be negative, to the counter; when it
  * becomes zero, every tl_wg_wait returns. A negative counter panics
  * ("sync: negative WaitGroup counter"), as in Go. Call it with a positive

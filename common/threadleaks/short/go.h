@@ -12,6 +12,8 @@
 #define go_with_at tl_go_with_at
 #define go_with_id tl_go_with_id
 #define go_with_id_at tl_go_with_id_at
+#define go_closure tl_go_closure
+#define go_closure_at tl_go_closure_at
 #define go_start_failures tl_go_start_failures
 #define go_set_stack_size tl_go_set_stack_size
 #define go_stack_size tl_go_stack_size

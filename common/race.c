@@ -1,0 +1,40 @@
+/* The hand-offs told to ThreadSanitizer (race.h). The library itself is
+ * plain: TSan cannot see its atomics or its futex waits, only what it
+ * intercepts (memcpy, malloc, pthread_mutex_lock). A channel's value is
+ * copied by memcpy on one thread and read by the user's code on another
+ * after a futex wake-up; without these calls TSan reports that as a race.
+ * The runtime is looked up by name, so the plain library needs no TSan to
+ * link or run: __tsan_acquire and __tsan_release are its public interface
+ * (<sanitizer/tsan_interface.h>). */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include "race.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+typedef void annotate_fn(void *addr);
+static annotate_fn *acquire_fn, *release_fn;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void find_tsan(void)
+{
+    /* A function pointer from dlsym's void *: POSIX requires it to work. */
+    *(void **)&acquire_fn = dlsym(RTLD_DEFAULT, "__tsan_acquire");
+    *(void **)&release_fn = dlsym(RTLD_DEFAULT, "__tsan_release");
+    if (!acquire_fn || !release_fn)
+        acquire_fn = release_fn = NULL;
+}
+
+void tl_race_acquire(const void *addr)
+{
+    pthread_once(&once, find_tsan);
+    if (acquire_fn)
+        acquire_fn((void *)addr);
+}
+
+void tl_race_release(const void *addr)
+{
+    pthread_once(&once, find_tsan);
+    if (release_fn)
+        release_fn((void *)addr);
+}

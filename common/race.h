@@ -1,0 +1,15 @@
+/* race: tells a ThreadSanitizer in the program about the hand-offs the core
+ * makes with futexes and atomics, so that a program built with
+ * -fsanitize=thread and linked with this library as installed (not built
+ * with TSan) sees the happens-before that is there, as Go's race detector
+ * sees a channel's. tl_race_release(addr) on one thread, then
+ * tl_race_acquire(addr) on another that has seen its effect: whatever the
+ * first did before happens before whatever the second does after.
+ * Without ThreadSanitizer in the process, each is a test of a pointer. */
+#ifndef THREADLEAKS_RACE_H
+#define THREADLEAKS_RACE_H
+
+void tl_race_acquire(const void *addr);
+void tl_race_release(const void *addr);
+
+#endif
