@@ -34,8 +34,5 @@ void tl_chan_mark_done(tl_chan_t *ch);
  * raise means anything: one made of holds the caller knows all of. */
 int tl_chan_refs(tl_chan_t *ch);
 
-/* True when nothing but the threads blocked on ch can ever touch it again:
- * every reference belongs to a blocked thread and no wake is due. */
-bool tl_chan_abandoned(tl_chan_t *ch);
 
 #endif

@@ -89,7 +89,7 @@ static inline struct tl_chan_case tl_chan_send_case(tl_chan_t *ch, const void *v
     struct tl_chan_case c;
     c.ch = ch;
     c.op = TL_CHAN_SEND;
-    c.val = (void *)val;
+    c.val = (void *)(uintptr_t)val; /* never written through: a send only reads it */
     c.ok = false;
     return c;
 }

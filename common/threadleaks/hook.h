@@ -9,6 +9,7 @@
 #ifndef THREADLEAKS_HOOK_H
 #define THREADLEAKS_HOOK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -62,6 +63,13 @@ int tl_hook_set(const struct tl_hook *hook);
 void tl_block(enum tl_state state, const char *file, int line,
               const struct tl_chan_case *cases, int n, int64_t deadline);
 void tl_unblock(void);
+
+/* For a hook that judges leaks, as the census does: true when nothing but
+ * the threads blocked on ch can ever touch it again (every reference to it
+ * belongs to a thread blocked on it, and no wake-up is due), so none of
+ * them can ever wake through ch. Locks ch for a moment. */
+struct tl_chan;
+bool tl_chan_abandoned(struct tl_chan *ch);
 
 #ifdef __cplusplus
 }

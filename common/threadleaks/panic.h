@@ -10,10 +10,12 @@
 #ifndef THREADLEAKS_PANIC_H
 #define THREADLEAKS_PANIC_H
 
-#ifdef __cplusplus
+#if defined(__cplusplus)
 #define TL_NORETURN [[noreturn]]
-#else
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define TL_NORETURN _Noreturn
+#else
+#define TL_NORETURN /* C99 has no way to say it */
 #endif
 
 #ifdef __cplusplus
