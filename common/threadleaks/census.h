@@ -20,6 +20,9 @@
  * runs on (./lab check sets it): a thread that uses what another frees on
  * waking (a worker reading its handler's borrowed context) then always uses
  * it after the free, where AddressSanitizer sees it.
+ *
+ * Threads: every function may be called from any thread at once; what it
+ * returns is a moment's picture, which other threads may change at once.
  */
 #ifndef THREADLEAKS_CENSUS_H
 #define THREADLEAKS_CENSUS_H

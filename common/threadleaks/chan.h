@@ -24,6 +24,10 @@
  *
  * Send, receive and select are macros only so that the census can say at which
  * file:line a thread is blocked; each is a plain function call.
+ *
+ * Threads: every function may be called from any thread, on one channel
+ * from many at once, as in Go. A reference released is not used again by
+ * the thread that released it.
  */
 #ifndef THREADLEAKS_CHAN_H
 #define THREADLEAKS_CHAN_H

@@ -4,6 +4,8 @@
  * a CLOCK_MONOTONIC time in milliseconds, -1 for "wait for ever" and 0 for
  * "do not wait at all". Compute a conversation's deadline once, with
  * tl_deadline_after, and pass the same value to every call in it.
+ *
+ * Threads: every function may be called from any thread at once.
  */
 #ifndef THREADLEAKS_CLOCK_H
 #define THREADLEAKS_CLOCK_H

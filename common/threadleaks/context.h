@@ -25,7 +25,7 @@
  * waiters wake at the deadline themselves, and a cancelled and released
  * context leaves nothing behind.
  *
- * All functions are safe to call from any thread.
+ * Threads: every function may be called from any thread at once.
  */
 #ifndef THREADLEAKS_CONTEXT_H
 #define THREADLEAKS_CONTEXT_H

@@ -12,6 +12,12 @@
  * tl_group_go, tl_group_try_go and tl_group_wait are macros only so that the census
  * can say where a thread waits in them, and where each function's thread was
  * started; each is a plain function call.
+ *
+ * Threads: tl_group_go, tl_group_try_go, tl_group_set_limit and
+ * tl_group_wait may be called from any thread, at the same time, as Go's;
+ * several threads may wait at once, and each gets the first error.
+ * tl_group_free is called once, after every wait has returned and when no
+ * thread will start another function in the group.
  */
 #ifndef THREADLEAKS_ERRGROUP_H
 #define THREADLEAKS_ERRGROUP_H

@@ -5,6 +5,8 @@
  * kernel, so `top -H`, `ps -L` and gdb's `info threads` show it, and it tells
  * the hook (hook.h) what it does: once the census has started (census.h),
  * the census can say where it was started and where it is blocked.
+ *
+ * Threads: every function may be called from any thread at once.
  */
 #ifndef THREADLEAKS_GO_H
 #define THREADLEAKS_GO_H

@@ -5,6 +5,10 @@
  *
  * One hook at a time, set once. It sees the threads started after it is
  * set, and each of its functions runs on the thread it concerns.
+ *
+ * Threads: tl_hook_set may be called from any thread; tl_block and
+ * tl_unblock speak for the calling thread; tl_chan_abandoned locks the
+ * channel it asks about, and may be called from any thread.
  */
 #ifndef THREADLEAKS_HOOK_H
 #define THREADLEAKS_HOOK_H

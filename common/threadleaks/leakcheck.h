@@ -18,7 +18,11 @@
  * With Check, begin in a checked fixture's setup and end in its teardown
  * with ck_assert_int_eq; with cmocka, in setup and teardown functions with
  * assert_int_equal. For goleak.VerifyTestMain, begin first thing in main
- * and end after the last test. A check belongs to one thread at a time.
+ * and end after the last test.
+ *
+ * Threads: a check belongs to one thread at a time (begin, set, end). Two
+ * checks may run on two threads at once, but each counts every thread the
+ * process started meanwhile, the other's too.
  */
 #ifndef THREADLEAKS_LEAKCHECK_H
 #define THREADLEAKS_LEAKCHECK_H

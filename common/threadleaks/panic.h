@@ -6,6 +6,8 @@
  * "panic: send on closed channel" and the goroutine's stack and exits with 2;
  * here the message names the thread and the call's file:line, then abort()
  * (a core dump, or the sanitizer's report, shows the stack).
+ *
+ * Threads: any thread may panic; the whole process ends.
  */
 #ifndef THREADLEAKS_PANIC_H
 #define THREADLEAKS_PANIC_H

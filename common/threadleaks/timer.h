@@ -7,6 +7,9 @@
  * time it was due, on tl_now_ms's clock) as an int64_t. It is borrowed: valid until the timer is freed.
  * Unlike Go 1.23's, it has capacity 1 and tl_chan_len shows a fired value
  * not yet received (Go reports 0 for both); what a receiver gets is the same.
+ *
+ * Threads: stop, reset and receiving on the channel may happen on any
+ * thread at once. A timer is freed once, when no other thread uses it.
  */
 #ifndef THREADLEAKS_TIMER_H
 #define THREADLEAKS_TIMER_H

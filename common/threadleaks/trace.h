@@ -7,6 +7,9 @@
  * Off unless a recording runs: then each hook census.c calls costs one
  * relaxed atomic load. On, an event costs a lock and a slot in a buffer
  * that grows to TL_TRACE_MAX_EVENTS; past that, events are counted as dropped.
+ *
+ * Threads: begin and end may be called from any thread, one recording at a
+ * time (a second begin answers EBUSY).
  */
 #ifndef THREADLEAKS_TRACE_H
 #define THREADLEAKS_TRACE_H

@@ -6,6 +6,9 @@
  *
  * Where Go's zero value is ready, here a WaitGroup starts as TL_WG_INIT
  * (tl_wg_t wg = TL_WG_INIT;) and, as in Go, needs no freeing. A WaitGroup must not be copied after first use.
+ *
+ * Threads: add, done and wait may be called from any thread at once, under
+ * Go's rule (tl_wg_add). tl_wg_init and tl_wg_destroy run alone.
  */
 #ifndef THREADLEAKS_WAITGROUP_H
 #define THREADLEAKS_WAITGROUP_H
