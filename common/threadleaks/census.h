@@ -1,4 +1,5 @@
-/* census: how many threads a process has, and where they are blocked.
+/** @file census.h
+ * census: how many threads a process has, and where they are blocked.
  *
  * The count comes from the kernel (/proc/PID/task), never from our own
  * bookkeeping, so it includes threads we did not start. The dump is grouped
@@ -37,37 +38,38 @@
 extern "C" {
 #endif
 
-/* Starts watching the threads tl_go() starts from now on (sets the hook,
+/** Starts watching the threads tl_go() starts from now on (sets the hook,
  * hook.h), so that the dump can say where each was started and where it
  * blocks. Every function below calls it; call it yourself before starting
  * threads you want to see. Returns 0, or EBUSY if another hook is set. */
 int tl_census_start(void);
 
-/* The number of live threads of this process, or of process pid; -1 with
+/** The number of live threads of this process, or of process pid; -1 with
  * errno set if /proc cannot be read (pid has exited, say). */
 int tl_census_threads(void);
+/** The same for process pid. */
 int tl_census_threads_of(pid_t pid);
 
-/* Polls tl_census_threads_of(pid) (pid 0: this process) with growing waits, as
+/** Polls tl_census_threads_of(pid) (pid 0: this process) with growing waits, as
  * Go's goleak does, until it equals want or the deadline (clock.h) passes.
  * Returns the last count seen. A thread stays listed for a moment after it
  * returns, so read the count this way, never once. */
 int tl_census_settle(pid_t pid, int want, int64_t deadline);
 
-/* Starts and joins one thread, then waits until the kernel no longer lists
+/** Starts and joins one thread, then waits until the kernel no longer lists
  * it. A sanitizer's runtime may start a helper thread with the first thread a
  * process creates (ThreadSanitizer does): after this, a baseline count
  * includes it. Returns 0, or pthread_create's errno value. */
 int tl_census_warm_up(void);
 
-/* Writes the grouped dump of this process's threads to out. */
+/** Writes the grouped dump of this process's threads to out. */
 void tl_census_dump(FILE *out);
 
-/* The same dump of just the n threads tids lists (kernel thread ids), with
+/** The same dump of just the n threads tids lists (kernel thread ids), with
  * no "threads:" line: what the leak check reports. */
 void tl_census_dump_threads(FILE *out, const pid_t *tids, int n);
 
-/* The function that started thread tid with tl_go() (pprof's "created by"),
+/** The function that started thread tid with tl_go() (pprof's "created by"),
  * or NULL if the census does not know tid: not started with tl_go(),
  * started before the census, or still starting or just returned. */
 const char *tl_census_created_by(pid_t tid);

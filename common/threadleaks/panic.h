@@ -1,4 +1,5 @@
-/* panic: what Go does with a programming error, such as a send on a closed
+/** @file panic.h
+ * panic: what Go does with a programming error, such as a send on a closed
  * channel: say so in Go's words, with where it happened, and end the program.
  *
  * A panic is not an error to handle. It means the code is wrong, and the only
@@ -12,6 +13,7 @@
 #ifndef THREADLEAKS_PANIC_H
 #define THREADLEAKS_PANIC_H
 
+/** _Noreturn in C11, [[noreturn]] in C++, nothing in C99. */
 #if defined(__cplusplus)
 #define TL_NORETURN [[noreturn]]
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
@@ -24,7 +26,7 @@
 extern "C" {
 #endif
 
-/* file may be NULL where the call's place is unknown. */
+/** file may be NULL where the call's place is unknown. */
 TL_NORETURN void tl_go_panic(const char *message, const char *file, int line);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* threadleaks: Go's goroutine tools for C threads, and a check that a test
+/** @file threadleaks.h
+ * threadleaks: Go's goroutine tools for C threads, and a check that a test
  * leaves no thread behind. Every thread must have a way out.
  *
  * Layers, each usable without the ones above it:

@@ -1,4 +1,5 @@
-/* timer: Go's time.Timer and time.Ticker, with Go 1.23's guarantees: no
+/** @file timer.h
+ * timer: Go's time.Timer and time.Ticker, with Go 1.23's guarantees: no
  * thread and no timer runs for them (whoever waits on the channel wakes at
  * the time itself, as with tl_time_after), and after Stop or Reset returns,
  * no value from before it is received.
@@ -23,47 +24,49 @@
 extern "C" {
 #endif
 
+/** A time.Timer. */
 typedef struct tl_timer tl_timer_t;
 
-/* time.NewTimer(ms): a timer that sends the time on its channel once, ms
+/** time.NewTimer(ms): a timer that sends the time on its channel once, ms
  * milliseconds from now (at once if ms <= 0). Returns NULL with errno ENOMEM. */
 tl_timer_t *tl_timer_new(int64_t ms);
 
-/* t.C */
+/** t.C */
 tl_chan_t *tl_timer_c(tl_timer_t *t);
 
-/* t.Stop(): prevents the timer from firing. Returns true if this call
+/** t.Stop(): prevents the timer from firing. Returns true if this call
  * stopped it; false if it had already fired (its value was received) or
  * been stopped. */
 bool tl_timer_stop(tl_timer_t *t);
 
-/* t.Reset(ms): makes the timer fire ms milliseconds from now, discarding a
+/** t.Reset(ms): makes the timer fire ms milliseconds from now, discarding a
  * value not yet received. Returns true if the timer had been active. */
 bool tl_timer_reset(tl_timer_t *t, int64_t ms);
 
-/* Stops the timer and frees it. NULL is ignored. */
+/** Stops the timer and frees it. NULL is ignored. */
 void tl_timer_free(tl_timer_t *t);
 
+/** A time.Ticker. */
 typedef struct tl_timer tl_ticker_t;
 
-/* time.NewTicker(ms): sends the time every ms milliseconds; a receiver that
+/** time.NewTicker(ms): sends the time every ms milliseconds; a receiver that
  * falls behind misses ticks rather than queueing them (the channel holds
  * one). ms <= 0 panics ("non-positive interval for NewTicker"), as in Go.
  * Returns NULL with errno ENOMEM. */
 tl_ticker_t *tl_ticker_new(int64_t ms);
 
-/* t.C */
+/** t.C */
 tl_chan_t *tl_ticker_c(tl_ticker_t *t);
 
-/* t.Stop(): no more ticks; a tick not yet received is discarded. */
+/** t.Stop(): no more ticks; a tick not yet received is discarded. */
 void tl_ticker_stop(tl_ticker_t *t);
 
-/* t.Reset(ms): stops the ticker and starts it again with period ms; the
+/** t.Reset(ms): stops the ticker and starts it again with period ms; the
  * next tick comes ms from now. ms <= 0 panics ("non-positive interval for
  * Ticker.Reset"). */
 void tl_ticker_reset(tl_ticker_t *t, int64_t ms);
 
-/* Stops the ticker and frees it. NULL is ignored. */
+/** Stops the ticker and frees it. NULL is ignored. */
 void tl_ticker_free(tl_ticker_t *t);
 
 #ifdef __cplusplus
