@@ -529,8 +529,9 @@ int main(int argc, char **argv)
 {
     const char *only = argc == 4 ? argv[3] : NULL;
     if (argc < 3 || argc > 4 ||
-        (only && strcmp(only, "floor") && strcmp(only, "server") && strcmp(only, "trace"))) {
-        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE [floor|server|trace]\n");
+        (only && strcmp(only, "floor") && strcmp(only, "server") && strcmp(only, "trace") &&
+         strcmp(only, "chan"))) {
+        fprintf(stderr, "usage: bench BUILD_DIR CSV_FILE [floor|server|trace|chan]\n");
         return 2;
     }
     if (!(csv = fopen(argv[2], "w"))) {
@@ -544,6 +545,8 @@ int main(int argc, char **argv)
         bench_floor();
     if (only && strcmp(only, "trace") == 0)
         bench_trace();
+    if (only && strcmp(only, "chan") == 0)
+        bench_channels();
     if (!only) {
         bench_channels();
         bench_trace();

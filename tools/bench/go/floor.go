@@ -66,6 +66,55 @@ func wakeAll(n int) float64 {
 	return float64((<-done).Sub(start).Nanoseconds()) / 1e6
 }
 
+// Millions of messages a second through one channel of 128 slots, pairs
+// senders to pairs receivers, total messages in all.
+func throughput(pairs, total int) float64 {
+	ch := make(chan int, 128)
+	per := total / pairs
+	var wg sync.WaitGroup
+	start := time.Now()
+	for p := 0; p < pairs; p++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				ch <- i
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				<-ch
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(per*pairs) / time.Since(start).Seconds() / 1e6
+}
+
+// Nanoseconds per select over two channels of 64 slots that another
+// goroutine feeds in turn.
+func selectCost(total int) float64 {
+	a, b := make(chan int, 64), make(chan int, 64)
+	go func() {
+		for i := 0; i < total; i++ {
+			if i%2 == 0 {
+				a <- i
+			} else {
+				b <- i
+			}
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		select {
+		case <-a:
+		case <-b:
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(total)
+}
+
 func main() {
 	fmt.Printf("\nGo %s, for comparison (median [min-max] of %d)\n", runtime.Version(), reps)
 	for _, procs := range []int{1, 2} {
@@ -77,6 +126,18 @@ func main() {
 		row(fmt.Sprintf("Go ping-pong, GOMAXPROCS=%d", procs), v, "us")
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())
+	for _, pairs := range []int{1, 4} {
+		v := make([]float64, reps)
+		for r := range v {
+			v[r] = throughput(pairs, 1000000)
+		}
+		row(fmt.Sprintf("Go buffered (128), %d -> %d", pairs, pairs), v, "M msgs/s")
+	}
+	v := make([]float64, reps)
+	for r := range v {
+		v[r] = selectCost(500000)
+	}
+	row("Go select over 2 channels, fed by another goroutine", v, "ns/op")
 	for _, n := range []int{1000, 10000} {
 		v := make([]float64, reps)
 		for r := range v {
