@@ -1,4 +1,5 @@
 /* The words for an error (err.h). */
+#undef _GNU_SOURCE /* the XSI strerror_r below, even where a build defines it */
 #include "threadleaks/err.h"
 
 #include <errno.h>

@@ -10,13 +10,17 @@
 #include "race.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
+#include <stddef.h>
 
 typedef void annotate_fn(void *addr);
 static annotate_fn *acquire_fn, *release_fn;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void find_tsan(void)
+/* Looked up once, as the library is loaded, before any of its threads can
+ * run: dlsym takes the loader's lock, and a thread that took it lazily
+ * could wait for ever on a dlopen whose constructor waits on that thread
+ * (a plugin that makes a channel and receives on it while it loads). C has
+ * no way to say "at load time"; GCC and Clang both read this attribute. */
+__attribute__((constructor)) static void find_tsan(void)
 {
     /* A function pointer from dlsym's void *: POSIX requires it to work. */
     *(void **)&acquire_fn = dlsym(RTLD_DEFAULT, "__tsan_acquire");
@@ -27,14 +31,12 @@ static void find_tsan(void)
 
 void tl_race_acquire(const void *addr)
 {
-    pthread_once(&once, find_tsan);
     if (acquire_fn)
         acquire_fn((void *)addr);
 }
 
 void tl_race_release(const void *addr)
 {
-    pthread_once(&once, find_tsan);
     if (release_fn)
         release_fn((void *)addr);
 }

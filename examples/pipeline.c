@@ -35,30 +35,43 @@ static bool send_or_done(ctx_t *ctx, chan_t *out, const int *val)
     return chan_select(cases, 2, -1) == 0;
 }
 
-/* func gen(ctx, nums ...int) <-chan int: c->arg holds c->id numbers. */
+/* gen's ...int: how many, then the numbers. */
+struct nums {
+    int n;
+    int v[];
+};
+
+static struct nums *nums_of(int n, const int *v)
+{
+    struct nums *nums = malloc(sizeof *nums + (size_t)n * sizeof nums->v[0]);
+    must(nums != NULL, "malloc");
+    nums->n = n;
+    memcpy(nums->v, v, (size_t)n * sizeof nums->v[0]);
+    return nums;
+}
+
+/* func gen(ctx, nums ...int) <-chan int */
 static void gen_stage(const struct tl_closure *c)
 {
-    const int *nums = c->arg;
-    for (int i = 0; i < c->id; i++)
-        if (!send_or_done(c->ctx, c->out, &nums[i]))
+    const struct nums *nums = c->arg;
+    for (int i = 0; i < nums->n; i++)
+        if (!send_or_done(c->ctx, c->out, &nums->v[i]))
             break;
     chan_close(c->out);
 }
 
-static chan_t *gen(ctx_t *ctx, const int *nums, int n, bool borrowed)
+static chan_t *gen(ctx_t *ctx, struct nums *nums, bool borrowed)
 {
     chan_t *out = chan_make(sizeof(int), 0);
     must(out != NULL, "chan_make");
-    if (borrowed) { /* the planted bug: the caller's array, not the thread's own */
-        must(go_closure("gen", gen_stage, .ctx = ctx, .out = out, .id = n,
-                        .arg = (void *)nums) == 0, "go_closure");
+    if (borrowed) { /* the planted bug: the caller's numbers, not the thread's own */
+        must(go_closure("gen", gen_stage, .ctx = ctx, .out = out, .arg = nums) == 0,
+             "go_closure");
         return out;
     }
-    int *own = malloc((size_t)n * sizeof *own);
-    must(own != NULL, "malloc");
-    memcpy(own, nums, (size_t)n * sizeof *own);
-    must(go_closure("gen", gen_stage, .ctx = ctx, .out = out, .id = n, .arg = own,
-                    .free_arg = free) == 0, "go_closure");
+    struct nums *own = nums_of(nums->n, nums->v);
+    must(go_closure("gen", gen_stage, .ctx = ctx, .out = out, .arg = own, .free_arg = free) == 0,
+         "go_closure");
     return out;
 }
 
@@ -131,11 +144,8 @@ static int first_square(bool borrowed)
 {
     ctx_t *ctx = ctx_with_cancel(ctx_background());
     must(ctx != NULL, "ctx_with_cancel");
-    int *nums = malloc(2 * sizeof *nums);
-    must(nums != NULL, "malloc");
-    nums[0] = 2;
-    nums[1] = 3;
-    chan_t *in = gen(ctx, nums, 2, borrowed);
+    struct nums *nums = nums_of(2, (int[]){ 2, 3 });
+    chan_t *in = gen(ctx, nums, borrowed);
     free(nums); /* gen's thread has its own copy, unless it borrowed ours */
 
     /* Distribute the sq work across two threads that both read from in. */

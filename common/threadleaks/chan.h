@@ -81,7 +81,10 @@ int tl_chan_len(tl_chan_t *ch);
 int tl_chan_cap(tl_chan_t *ch);
 
 /** What a select case does. */
-enum tl_chan_op { TL_CHAN_SEND, TL_CHAN_RECV };
+enum tl_chan_op {
+    TL_CHAN_SEND, /**< ch <- *val */
+    TL_CHAN_RECV  /**< *val, ok = <-ch */
+};
 /** One case of a select: a send of *val, or a receive into val (which may be
  * NULL). After a receive case is chosen, ok tells as tl_chan_recv's result
  * does. Made with tl_chan_send_case and tl_chan_recv_case. */

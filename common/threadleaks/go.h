@@ -58,7 +58,8 @@ int tl_go_with_id_at(const char *name, void (*fn)(tl_ctx_t *ctx, int id, tl_chan
  * c->free_arg(c->arg). Returns 0, or an errno value: then fn never runs,
  * nothing was taken, and arg is still the caller's.
  *     tl_go_closure("sq", sq_stage, .ctx = ctx, .in = in, .out = out);
- * The macro is C only (a compound literal): C++ calls tl_go_closure_at. */
+ * Name at least one capture. The macro is C only (a compound literal):
+ * C++ calls tl_go_closure_at. */
 struct tl_closure {
     tl_ctx_t *ctx;               /**< the context (the thread holds a reference) */
     tl_chan_t *in;               /**< a channel it reads (the thread holds a reference) */

@@ -23,12 +23,12 @@ extern "C" {
 
 /** What a thread is doing, as the census's dump names it. */
 enum tl_state {
-    TL_STATE_RUNNING,
-    TL_STATE_CHAN_SEND,
-    TL_STATE_CHAN_RECV,
-    TL_STATE_SELECT,
-    TL_STATE_SLEEP,
-    TL_STATE_IO,
+    TL_STATE_RUNNING,    /**< not blocked */
+    TL_STATE_CHAN_SEND,  /**< in tl_chan_send */
+    TL_STATE_CHAN_RECV,  /**< in tl_chan_recv */
+    TL_STATE_SELECT,     /**< in tl_chan_select */
+    TL_STATE_SLEEP,      /**< in tl_time_sleep */
+    TL_STATE_IO,         /**< in tl_ctx_poll */
     TL_STATE_GROUP_WAIT, /**< in tl_group_wait */
     TL_STATE_GROUP_GO,   /**< in tl_group_go, waiting for room under the limit */
     TL_STATE_WAIT_ALL,   /**< in tl_go_wait_all */

@@ -1,7 +1,5 @@
 /* The runner behind check.h: Check's fork mode, without Check. */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* strsignal */
-#endif
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS; strsignal */
 #include "check.h"
 
 #include <math.h>
@@ -10,6 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,11 +30,14 @@ struct Suite {
 
 struct SRunner {
     Suite *suite;
-    int run, failed;
+    int run, failures, errors;
 };
 
 /* What the running test is, for its failure's line. */
 static const char *running_case = "", *running_test = "";
+/* Shared with the test's process: set when an assertion failed there, so
+ * that its exit is a failure that has said why, not an early exit. */
+static volatile int *asserted;
 
 static void *must_alloc(size_t size)
 {
@@ -108,6 +111,8 @@ void nocheck_fail(const char *file, int line, const char *what, const char *fmt,
     }
     fputc('\n', stderr);
     fflush(stderr);
+    if (asserted)
+        *asserted = 1;
     _exit(1); /* any thread: the test's process ends, as in Check's fork mode */
 }
 
@@ -116,7 +121,8 @@ static _Noreturn void run_child(const TCase *tc, double timeout)
 {
     running_case = tc->name;
     running_test = tc->test->name;
-    alarm((unsigned)ceil(timeout)); /* SIGALRM's default action ends it */
+    struct itimerval t = { { 0, 0 }, { (time_t)timeout, (suseconds_t)(fmod(timeout, 1) * 1e6) } };
+    setitimer(ITIMER_REAL, &t, NULL); /* SIGALRM's default action ends it */
     if (tc->setup)
         tc->setup();
     tc->test->fn();
@@ -126,48 +132,61 @@ static _Noreturn void run_child(const TCase *tc, double timeout)
     _exit(0);
 }
 
-static bool run_one(const TCase *tc)
+enum outcome { PASSED, FAILED, ERROR };
+
+static enum outcome run_one(const TCase *tc)
 {
     const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
     double timeout = tc->timeout * (m ? atof(m) : 1);
+    *asserted = 0;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("nocheck: fork");
-        return false;
+        return ERROR;
     }
     if (pid == 0)
         run_child(tc, timeout);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         ; /* EINTR */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return PASSED;
+    if (WIFEXITED(status) && *asserted)
+        return FAILED; /* it has said why */
+    fprintf(stderr, "%s:%d:E:%s:%s:0: (after this point) ", tc->test->file, tc->test->line,
+            tc->name, tc->test->name);
     if (WIFEXITED(status))
-        return WEXITSTATUS(status) == 0; /* a failure has said why */
-    int sig = WTERMSIG(status);
-    if (sig == SIGALRM)
-        fprintf(stderr, "nocheck:E:%s:%s:0: Test timeout expired (%.1f s)\n", tc->name,
-                tc->test->name, timeout);
+        fprintf(stderr, "Early exit with return value %d\n", WEXITSTATUS(status));
+    else if (WTERMSIG(status) == SIGALRM)
+        fprintf(stderr, "Test timeout expired\n");
     else
-        fprintf(stderr, "nocheck:E:%s:%s:0: Received signal %d (%s)\n", tc->name,
-                tc->test->name, sig, strsignal(sig));
-    return false;
+        fprintf(stderr, "Received signal %d (%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return ERROR;
 }
 
 void srunner_run_all(SRunner *sr, enum print_output mode)
 {
     (void)mode;
     const char *only = getenv("CK_RUN_CASE");
+    asserted = mmap(NULL, sizeof *asserted, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                    -1, 0);
+    if (asserted == MAP_FAILED) {
+        perror("nocheck: mmap");
+        exit(EXIT_FAILURE);
+    }
     for (int i = 0; i < sr->suite->n; i++) {
         const TCase *tc = sr->suite->cases[i];
         if ((only && strcmp(only, tc->name) != 0) || !tc->test)
             continue;
         sr->run++;
-        if (!run_one(tc))
-            sr->failed++;
+        enum outcome o = run_one(tc);
+        sr->failures += o == FAILED;
+        sr->errors += o == ERROR;
     }
-    int passed = sr->run - sr->failed;
-    printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n",
-           sr->run ? 100 * passed / sr->run : 0, sr->run, sr->failed);
+    int passed = sr->run - sr->failures - sr->errors;
+    printf("%d%%: Checks: %d, Failures: %d, Errors: %d\n", sr->run ? 100 * passed / sr->run : 0,
+           sr->run, sr->failures, sr->errors);
 }
 
 int srunner_ntests_run(SRunner *sr)
@@ -177,7 +196,7 @@ int srunner_ntests_run(SRunner *sr)
 
 int srunner_ntests_failed(SRunner *sr)
 {
-    return sr->failed;
+    return sr->failures + sr->errors;
 }
 
 void srunner_free(SRunner *sr)

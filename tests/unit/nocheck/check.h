@@ -2,8 +2,10 @@
  * (THREADLEAKS_LIBRARY_ONLY) on a machine without Check. It runs as Check
  * does by default: each test in a child process of its own, with its
  * checked fixture, killed after its timeout (4 s, times
- * CK_TIMEOUT_MULTIPLIER); CK_RUN_CASE picks one test case; a failure is
- * reported as Check reports it, "file:line:F:case:test:0: message". */
+ * CK_TIMEOUT_MULTIPLIER); CK_RUN_CASE picks one test case; a failed
+ * assertion, a timeout, a signal and an early exit are reported in Check's
+ * words ("file:line:F:case:test:0: message", "... (after this point) Test
+ * timeout expired"), and counted as Check counts them. */
 #ifndef TESTS_NOCHECK_CHECK_H
 #define TESTS_NOCHECK_CHECK_H
 
@@ -13,6 +15,8 @@
 typedef struct {
     const char *name;
     void (*fn)(void);
+    const char *file; /* where START_TEST is: an error's place */
+    int line;
 } TTest;
 typedef struct Suite Suite;
 typedef struct TCase TCase;
@@ -22,7 +26,7 @@ enum print_output { CK_NORMAL };
 
 #define START_TEST(name)                                   \
     static void name##_fn(void);                           \
-    static const TTest name##_ttest = { #name, name##_fn }; \
+    static const TTest name##_ttest = { #name, name##_fn, __FILE__, __LINE__ }; \
     static const TTest *name = &name##_ttest;              \
     static void name##_fn(void)
 #define END_TEST
