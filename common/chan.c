@@ -14,13 +14,28 @@
  * only after dropping it (flush_wakes), so the woken thread never runs into
  * a lock its waker still holds, and a close wakes its crowd outside the lock.
  *
+ * A buffered channel (one without a wake: not a timer's) is "fast": its
+ * ring is Vyukov's bounded queue, each slot with a sequence number that
+ * says whose turn it is, so a send and a receive that need not wait take
+ * no lock, and the sender and the receiver touch different cache lines, as
+ * Go's do on one processor. Nobody hands a value to a thread blocked on a
+ * fast channel: a send that finds receivers queued claims one "to retry"
+ * (fast_wake), which polls again. A blocked thread is counted (recv_waiting,
+ * send_waiting) before it looks at the ring a last time, and a send looks
+ * at the count after its value is in (a fence between on either side), so
+ * a value never sits in the ring while every receiver sleeps.
+ *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
  *   At least one of ch->sendq and ch->recvq is empty, except for a select
  *   that both sends and receives on one unbuffered channel, as in Go.
- *   ch->len > 0 implies that ch->recvq is empty; ch->len < ch->cap implies
- *   that ch->sendq is empty.
- *   The ring holds ch->len values from ch->head on, oldest first.
+ *   Not fast: ch->len > 0 implies that ch->recvq is empty; ch->len <
+ *   ch->cap implies that ch->sendq is empty; the ring holds ch->len values
+ *   from ch->head on, oldest first.
+ *   Fast: a receiver queued while values are in the ring, or a sender
+ *   while there is room, has been or is about to be claimed to retry.
+ *   ch->recv_waiting and ch->send_waiting count the entries of ch->recvq
+ *   and ch->sendq, live or stale.
  *   ch->closed goes from false to true once; then ch->sendq is empty.
  *   A waiter's fired goes from WAITING to one case's index, or to TIMED_OUT,
  *   once (a compare-and-swap): a value is handed to one case only.
@@ -57,6 +72,7 @@ enum { NOT_YET, DELIVERED, ASLEEP, ASLEEP_BELLS };
 struct waiter {
     atomic_int fired; /* WAITING, TIMED_OUT, or the index of the completed case */
     bool closed;      /* the case completed because its channel was closed */
+    bool retry;       /* claimed by a fast channel: poll again */
     atomic_int word;  /* NOT_YET, DELIVERED, ASLEEP or ASLEEP_BELLS */
     int from_cpu;     /* where the thread that delivered ran, or -1 */
 };
@@ -74,7 +90,22 @@ struct queue {
     struct sudog *head, *tail;
 };
 
+/* A fast channel's send position has this bit set once it is closed, so
+ * that no send can claim a slot after the close. */
+#define CLOSED_BIT ((size_t)1 << (sizeof(size_t) * CHAR_BIT - 1))
+
+enum { LINE = 64 }; /* a cache line */
+
 struct tl_chan {
+    /* The fast ring's two ends, a line apart: never on one cache line. */
+    atomic_size_t sendx; /* the next send's position (CLOSED_BIT once closed) */
+    char apart1[LINE - sizeof(atomic_size_t)];
+    atomic_size_t recvx; /* the next receive's position */
+    char apart2[LINE - sizeof(atomic_size_t)];
+    atomic_int recv_waiting;
+    atomic_int send_waiting;
+    bool fast;
+    size_t stride; /* a fast slot: its sequence number, then the value */
     pthread_mutex_t mu;
     size_t elem_size;
     int cap;
@@ -105,6 +136,7 @@ static void enqueue(tl_chan_t *ch, struct queue *q, struct sudog *s)
     q->tail = s;
     if (s->counts)
         ch->blocked++;
+    atomic_fetch_add(q == &ch->recvq ? &ch->recv_waiting : &ch->send_waiting, 1);
 }
 
 static void unlink_sudog(tl_chan_t *ch, struct queue *q, struct sudog *s)
@@ -120,6 +152,7 @@ static void unlink_sudog(tl_chan_t *ch, struct queue *q, struct sudog *s)
     s->prev = s->next = NULL;
     if (s->counts)
         ch->blocked--;
+    atomic_fetch_sub(q == &ch->recvq ? &ch->recv_waiting : &ch->send_waiting, 1);
 }
 
 /* Takes the first queued case whose thread is still waiting and claims that
@@ -145,6 +178,7 @@ static _Thread_local struct sudog *to_wake;
 static void wake_claimed(struct sudog *s, bool closed)
 {
     s->w->closed = closed;
+    s->w->retry = false;
     s->next = to_wake; /* s is off every queue: its link is free */
     to_wake = s;
 }
@@ -170,7 +204,11 @@ static void flush_wakes_ringing(tl_chan_t *closed)
          * clean-up takes a sudog with a link for one still queued. */
         s->next = NULL;
         s->w->from_cpu = cpu;
-        tl_race_release(s->w); /* the value copied for it, or taken from it */
+        /* The value copied for it, or taken from it, for the waiter's
+         * acquire; not for a claim as timed out, which nobody acquires
+         * (its stack would carry the release to its next waiter). */
+        if (atomic_load_explicit(&s->w->fired, memory_order_relaxed) >= 0)
+            tl_race_release(s->w);
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
         if (was == ASLEEP_BELLS && closed)
@@ -200,10 +238,141 @@ static void copy_out(tl_chan_t *ch, void *dst, const void *src)
         memcpy(dst, src, ch->elem_size);
 }
 
+/* ---- the fast ring ---- */
+
+static char *ring_slot(tl_chan_t *ch, size_t pos)
+{
+    return ch->buf + pos % (size_t)ch->cap * ch->stride;
+}
+
+static atomic_size_t *slot_seq(char *slot)
+{
+    return (atomic_size_t *)slot;
+}
+
+static void *slot_val(char *slot)
+{
+    return slot + sizeof(atomic_size_t);
+}
+
+/* Puts *val in the ring: 1, or 0 when it is full, -1 when ch is closed. A
+ * slot is free for the send at position pos when its sequence number is
+ * 2 pos, and holds that send's value once it is 2 pos + 1; the receive
+ * makes it 2 (pos + cap), free for the send a lap later. (Vyukov's pos and
+ * pos + 1 would be the same for a capacity of 1.) */
+static int ring_push(tl_chan_t *ch, const void *val)
+{
+    size_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    for (;;) {
+        if (pos & CLOSED_BIT)
+            return -1;
+        char *slot = ring_slot(ch, pos);
+        size_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+        if (seq == 2 * pos) {
+            if (atomic_compare_exchange_weak_explicit(&ch->sendx, &pos, pos + 1,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                tl_race_acquire(slot); /* the receive that freed it */
+                memcpy(slot_val(slot), val, ch->elem_size);
+                tl_race_release(slot);
+                atomic_store_explicit(slot_seq(slot), 2 * pos + 1, memory_order_release);
+                return 1;
+            }
+        } else if ((ptrdiff_t)(seq - 2 * pos) < 0) {
+            return 0; /* the value of the send cap places back is still there */
+        } else {
+            pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+        }
+    }
+}
+
+/* Takes the oldest value into val (which may be NULL): true, or false when
+ * there is none yet (a send may have claimed a slot and not filled it). */
+static bool ring_pop(tl_chan_t *ch, void *val)
+{
+    size_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+    for (;;) {
+        char *slot = ring_slot(ch, pos);
+        size_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+        if (seq == 2 * pos + 1) {
+            if (atomic_compare_exchange_weak_explicit(&ch->recvx, &pos, pos + 1,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                tl_race_acquire(slot); /* the send that filled it */
+                copy_out(ch, val, slot_val(slot));
+                tl_race_release(slot);
+                atomic_store_explicit(slot_seq(slot), 2 * (pos + (size_t)ch->cap),
+                                      memory_order_release);
+                return true;
+            }
+        } else if ((ptrdiff_t)(seq - (2 * pos + 1)) < 0) {
+            return false;
+        } else {
+            pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+        }
+    }
+}
+
+/* Whether a push or a pop would find its slot ready now, without taking it. */
+static bool ring_has_value(tl_chan_t *ch)
+{
+    size_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+    return atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire) == 2 * pos + 1;
+}
+
+static bool ring_has_room(tl_chan_t *ch)
+{
+    size_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    return (pos & CLOSED_BIT) ||
+           atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire) == 2 * pos;
+}
+
+/* Closed, and every value sent before the close received. */
+static bool ring_drained(tl_chan_t *ch)
+{
+    size_t sendx = atomic_load_explicit(&ch->sendx, memory_order_acquire);
+    return (sendx & CLOSED_BIT) &&
+           atomic_load_explicit(&ch->recvx, memory_order_acquire) == (sendx & ~CLOSED_BIT);
+}
+
+/* With ch locked: claims the first thread still waiting on q to poll again. */
+static void claim_to_retry(tl_chan_t *ch, struct queue *q)
+{
+    struct sudog *s = claim_first(ch, q);
+    if (s) {
+        wake_claimed(s, false);
+        s->w->retry = true;
+    }
+}
+
+/* After a push (q: the receivers) or a pop (q: the senders) without the
+ * lock: if anyone waits on the other side, one of them polls again. The
+ * fence pairs with block()'s: either it sees this value, or this sees it
+ * counted. */
+static void fast_wake(tl_chan_t *ch, struct queue *q)
+{
+    atomic_int *waiting = q == &ch->recvq ? &ch->recv_waiting : &ch->send_waiting;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(waiting, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&ch->mu);
+    claim_to_retry(ch, q);
+    pthread_mutex_unlock(&ch->mu);
+    flush_wakes();
+}
+
 /* The send half of a select case, with ch locked. Returns true if it
  * happened now (errno_out is EPIPE for a closed channel). */
 static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
 {
+    if (ch->fast) {
+        int pushed = ring_push(ch, val);
+        if (pushed < 0)
+            *errno_out = EPIPE;
+        else if (pushed > 0)
+            claim_to_retry(ch, &ch->recvq);
+        return pushed != 0;
+    }
     if (ch->closed) {
         *errno_out = EPIPE;
         return true;
@@ -226,6 +395,19 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
 /* The receive half, with ch locked. */
 static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
 {
+    if (ch->fast) {
+        if (ring_pop(ch, val)) {
+            claim_to_retry(ch, &ch->sendq);
+            *ok = true;
+            return true;
+        }
+        if (!ring_drained(ch))
+            return false; /* empty, or a send before the close is filling its slot */
+        if (val)
+            memset(val, 0, ch->elem_size);
+        *ok = false;
+        return true;
+    }
     if (ch->len > 0) {
         copy_out(ch, val, slot(ch, 0));
         ch->head = (ch->head + 1) % ch->cap;
@@ -273,10 +455,21 @@ tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
     tl_chan_t *ch = calloc(1, sizeof *ch);
     if (!ch)
         return NULL;
-    if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, elem_size))) {
+    /* Fast until a wake is set (before it is shared: tl_chan_set_wake). */
+    ch->fast = capacity > 0;
+    ch->cap = capacity;
+    ch->stride = (sizeof(atomic_size_t) + elem_size + sizeof(atomic_size_t) - 1) /
+                 sizeof(atomic_size_t) * sizeof(atomic_size_t);
+    if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, ch->stride))) {
         free(ch);
         return NULL;
     }
+    for (int i = 0; i < capacity; i++)
+        atomic_init(slot_seq(ring_slot(ch, (size_t)i)), 2 * (size_t)i);
+    atomic_init(&ch->sendx, 0);
+    atomic_init(&ch->recvx, 0);
+    atomic_init(&ch->recv_waiting, 0);
+    atomic_init(&ch->send_waiting, 0);
     pthread_mutex_init(&ch->mu, NULL);
     ch->elem_size = elem_size;
     ch->cap = capacity;
@@ -322,6 +515,12 @@ void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
     ch->closed = true;
     ch->wake_at = -1;
     struct sudog *s;
+    if (ch->fast) {
+        /* No send claims a slot from now on; the receivers drain the ring. */
+        atomic_fetch_or(&ch->sendx, CLOSED_BIT);
+        while (ch->recvq.head)
+            claim_to_retry(ch, &ch->recvq);
+    }
     while ((s = claim_first(ch, &ch->recvq)) != NULL) {
         if (s->c->val)
             memset(s->c->val, 0, ch->elem_size);
@@ -356,6 +555,11 @@ int tl_chan_len(tl_chan_t *ch)
 {
     if (!ch)
         return 0;
+    if (ch->fast) {
+        size_t sent = atomic_load(&ch->sendx) & ~CLOSED_BIT, received = atomic_load(&ch->recvx);
+        ptrdiff_t n = (ptrdiff_t)(sent - received);
+        return n < 0 ? 0 : n > ch->cap ? ch->cap : (int)n;
+    }
     run_due_wake(ch);
     pthread_mutex_lock(&ch->mu);
     int n = ch->len;
@@ -500,7 +704,7 @@ static bool delivered(struct waiter *w)
     return atomic_load_explicit(&w->word, memory_order_acquire) == DELIVERED;
 }
 
-static bool look(struct waiter *w)
+static int online_cpus(void)
 {
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
@@ -509,7 +713,12 @@ static bool look(struct waiter *w)
         n = (int)sysconf(_SC_NPROCESSORS_ONLN);
         atomic_store_explicit(&cpus, n > 0 ? n : 1, memory_order_relaxed);
     }
-    if (n < 2)
+    return n;
+}
+
+static bool look(struct waiter *w)
+{
+    if (online_cpus() < 2)
         return false;
     int budget = ++parks % PROBE_EVERY == 0 ? SPIN_MAX : spin_budget;
     for (int i = 0; i < budget; i++) {
@@ -602,6 +811,7 @@ static void waiter_init(struct waiter *w)
     atomic_init(&w->fired, WAITING);
     w->closed = false;
     atomic_init(&w->word, NOT_YET);
+    w->retry = false;
     w->from_cpu = -1;
 }
 
@@ -628,11 +838,26 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
         if (ch->wake_at >= 0 && (wake < 0 || ch->wake_at < wake))
             wake = ch->wake_at;
     }
+    /* Counted now (enqueue): a fast send from here on will wake this thread.
+     * One that came between the poll and the count did not look: if its
+     * value (or a receive's room) is there, poll again instead of sleeping. */
+    atomic_thread_fence(memory_order_seq_cst);
+    bool again = false;
+    for (int i = 0; i < n && !again; i++) {
+        tl_chan_t *ch = cases[i].ch;
+        again = ch && ch->fast &&
+                (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
+                                             : ring_has_value(ch) || ring_drained(ch));
+    }
+    if (again) /* nobody can have claimed it: every channel is still locked */
+        atomic_store_explicit(&w.fired, TIMED_OUT, memory_order_relaxed);
     unlock_all(sc);
 
-    tl_block(state, file, line, cases, n, deadline);
-    park(&w, sc, wake);
-    tl_unblock();
+    if (!again) {
+        tl_block(state, file, line, cases, n, deadline);
+        park(&w, sc, wake);
+        tl_unblock();
+    }
 
     /* The case that fired was dequeued by whoever fired it, so its channel
      * is not locked again: after a close, a thousand woken receivers do not
@@ -654,7 +879,86 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
     }
     if (fired >= 0 && w.closed && cases[fired].op == TL_CHAN_SEND)
         *err = EPIPE;
-    return fired;
+    return fired >= 0 && w.retry ? TIMED_OUT : fired;
+}
+
+/* ---- the fast paths: buffered channels that need not wait ---- */
+
+/* How long a fast send, receive or select looks at the ring for a partner
+ * on another CPU before it blocks, grown and shrunk as look()'s is: a
+ * producer a little slower than its consumer then never meets a sleeper,
+ * and neither takes a lock. */
+static _Thread_local int ring_budget = SPIN_MIN;
+
+static bool ring_ready(const struct tl_chan_case *cases, int n)
+{
+    for (int i = 0; i < n; i++) {
+        tl_chan_t *ch = cases[i].ch;
+        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch) : ring_has_value(ch)))
+            return true;
+    }
+    return false;
+}
+
+static bool look_at_rings(const struct tl_chan_case *cases, int n)
+{
+    if (online_cpus() < 2)
+        return false;
+    for (int i = 0; i < ring_budget; i++) {
+        if (ring_ready(cases, n)) {
+            if (ring_budget < 4 * i)
+                ring_budget = 4 * i < SPIN_MAX ? 4 * i : SPIN_MAX;
+            return true;
+        }
+    }
+    ring_budget = ring_budget / 2 > SPIN_MIN ? ring_budget / 2 : SPIN_MIN;
+    return false;
+}
+
+/* One pass over the cases in the poll's random order, without a lock:
+ * the index of the case done, or -1. */
+static int fast_poll(struct tl_chan_case *cases, int n, const int *order)
+{
+    for (int k = 0; k < n; k++) {
+        struct tl_chan_case *c = &cases[order[k]];
+        if (!c->ch)
+            continue;
+        if (c->op == TL_CHAN_SEND) {
+            if (ring_push(c->ch, c->val) > 0) {
+                fast_wake(c->ch, &c->ch->recvq);
+                return order[k];
+            }
+        } else if (ring_pop(c->ch, c->val)) {
+            c->ok = true;
+            fast_wake(c->ch, &c->ch->sendq);
+            return order[k];
+        }
+    }
+    return -1;
+}
+
+/* A select whose every channel is fast (nil ones aside), and small: done
+ * without a lock if a case is ready now or soon; -1 for the slow path,
+ * which also answers a closed channel. */
+static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline)
+{
+    if (n > SMALL)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (cases[i].ch && !cases[i].ch->fast)
+            return -1;
+    int order[SMALL];
+    if (n > 0)
+        order[0] = 0;
+    for (int i = 1; i < n; i++) { /* Fisher-Yates, as scratch_init */
+        int j = (int)(next_random() % (uint64_t)(i + 1));
+        order[i] = order[j];
+        order[j] = i;
+    }
+    int done = fast_poll(cases, n, order);
+    if (done < 0 && deadline != 0 && look_at_rings(cases, n))
+        done = fast_poll(cases, n, order);
+    return done;
 }
 
 static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
@@ -665,6 +969,9 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
         errno = EINVAL;
         return -1;
     }
+    int fast = fast_select(cases, n, deadline);
+    if (fast >= 0)
+        return fast;
     int saved_errno = errno; /* the futex waits below may change it */
     if (scratch_init(&sc, cases, n) < 0)
         return -1;
@@ -762,6 +1069,8 @@ static void time_out_all(tl_chan_t *ch, struct queue *q)
 void tl_chan_set_wake(tl_chan_t *ch, int64_t at, void (*wake)(void *arg, int64_t due), void *arg)
 {
     pthread_mutex_lock(&ch->mu);
+    if (ch->fast)
+        ch->fast = false; /* a timer's: its wake sends under the lock; set before it is shared */
     /* A waiter already asleep chose its wake-up time from the old one: if
      * the new one comes sooner, it must choose again (a timer's Reset). */
     bool sooner = at >= 0 && (ch->wake_at < 0 || at < ch->wake_at);
@@ -805,6 +1114,8 @@ void tl_chan_set_free(tl_chan_t *ch, void (*on_free)(void *arg), void *arg)
 void tl_chan_mark_done(tl_chan_t *ch)
 {
     pthread_mutex_lock(&ch->mu);
+    if (ch->fast)
+        ch->fast = false;
     ch->is_done = true;
     pthread_mutex_unlock(&ch->mu);
 }

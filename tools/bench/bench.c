@@ -184,40 +184,6 @@ static void ponger(void *arg)
     }
 }
 
-struct pipe_load {
-    chan_t *ch;
-    int per_thread;
-};
-
-static void producer(void *arg)
-{
-    struct pipe_load *p = arg;
-    for (int i = 0; i < p->per_thread; i++)
-        chan_send(p->ch, &i);
-}
-
-static void consumer(void *arg)
-{
-    struct pipe_load *p = arg;
-    int v;
-    for (int i = 0; i < p->per_thread; i++)
-        chan_recv(p->ch, &v);
-}
-
-static double throughput(int pairs, int total)
-{
-    struct pipe_load p = { chan_make(sizeof(int), 128), total / pairs };
-    int64_t start = now_ns();
-    for (int i = 0; i < pairs; i++) {
-        go("producer", producer, &p);
-        go("consumer", consumer, &p);
-    }
-    go_wait_all(-1);
-    double s = (double)(now_ns() - start) / 1e9;
-    chan_release(p.ch);
-    return (double)(p.per_thread * pairs) / s;
-}
-
 struct fan_in {
     chan_t *ch[8];
     int k, total;
@@ -316,12 +282,8 @@ static void bench_channels(void)
     go_wait_all(-1);
     chan_release(p.ping);
     chan_release(p.pong);
-    row("chan", "buffered (128) throughput, 1 producer -> 1 consumer",
-        throughput(1, 1000000) / 1e6, "M msgs/s");
-    row("chan", "buffered (128) throughput, 4 producers -> 4 consumers",
-        throughput(4, 1000000) / 1e6, "M msgs/s");
-    row("chan", "select over 2 channels, fed by another thread", select_cost(2, 500000), "ns/op");
     row("chan", "select over 8 channels, fed by another thread", select_cost(8, 500000), "ns/op");
+    bench_buffered();
 }
 
 /* ---- servers, as processes ---- */

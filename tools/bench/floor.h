@@ -19,4 +19,7 @@ void bench_row_spread(const char *section, const char *name, struct spread s, co
 /* Ping-pong and wake-all, raw and the project's, with ratios. */
 void bench_floor(void);
 
+/* Buffered 1 -> 1 and 4 -> 4 beside a lock-free ring, and select over 2. */
+void bench_buffered(void);
+
 #endif
