@@ -884,11 +884,17 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
 
 /* ---- the fast paths: buffered channels that need not wait ---- */
 
-/* How long a fast send, receive or select looks at the ring for a partner
- * on another CPU before it blocks, grown and shrunk as look()'s is: a
- * producer a little slower than its consumer then never meets a sleeper,
- * and neither takes a lock. */
+/* How many times a fast send, receive or select looks at the ring for a
+ * partner on another CPU before it blocks, grown and shrunk as look()'s
+ * budget is: a producer a little slower than its consumer then never meets
+ * a sleeper, and neither takes a lock. Between two looks it waits about a
+ * microsecond (PAUSE turns of an empty loop): each look pulls the
+ * partner's cache line away from it and slows the very write it waits
+ * for, and the partner meanwhile fills (or empties) several slots, which
+ * the looker then takes in one run, as Go's parked receiver does. */
+enum { RING_MAX = 64, PAUSE = 1024 };
 static _Thread_local int ring_budget = SPIN_MIN;
+static _Thread_local unsigned ring_looks;
 
 static bool ring_ready(const struct tl_chan_case *cases, int n)
 {
@@ -904,12 +910,17 @@ static bool look_at_rings(const struct tl_chan_case *cases, int n)
 {
     if (online_cpus() < 2)
         return false;
-    for (int i = 0; i < ring_budget; i++) {
+    /* Now and then a long look, as look()'s probe: a budget worn down to
+     * nothing while the partner was away would never grow back. */
+    int budget = ++ring_looks % PROBE_EVERY == 0 ? RING_MAX : ring_budget;
+    for (int i = 0; i < budget; i++) {
         if (ring_ready(cases, n)) {
             if (ring_budget < 4 * i)
-                ring_budget = 4 * i < SPIN_MAX ? 4 * i : SPIN_MAX;
+                ring_budget = 4 * i < RING_MAX ? 4 * i : RING_MAX;
             return true;
         }
+        for (volatile int k = 0; k < PAUSE; k++)
+            ;
     }
     ring_budget = ring_budget / 2 > SPIN_MIN ? ring_budget / 2 : SPIN_MIN;
     return false;
@@ -937,17 +948,20 @@ static int fast_poll(struct tl_chan_case *cases, int n, const int *order)
     return -1;
 }
 
-/* A select whose every channel is fast (nil ones aside), and small: done
- * without a lock if a case is ready now or soon; -1 for the slow path,
- * which also answers a closed channel. */
+enum { FAST_MAX = 16 }; /* cases a fast select orders on its stack */
+
+/* A select whose every channel is fast (nil ones aside), of at most
+ * FAST_MAX cases: done without a lock if a case is ready now or soon; -1
+ * for the slow path, which also answers a closed channel. */
+
 static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline)
 {
-    if (n > SMALL)
+    if (n > FAST_MAX)
         return -1;
     for (int i = 0; i < n; i++)
         if (cases[i].ch && !cases[i].ch->fast)
             return -1;
-    int order[SMALL];
+    int order[FAST_MAX];
     if (n > 0)
         order[0] = 0;
     for (int i = 1; i < n; i++) { /* Fisher-Yates, as scratch_init */

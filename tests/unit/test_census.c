@@ -285,6 +285,30 @@ START_TEST(a_sender_on_a_channel_its_creator_released_is_leaked)
 }
 END_TEST
 
+/* The same on a full buffered channel, whose ring takes no lock: the
+ * blocked sender is counted and marked as any other. */
+START_TEST(a_sender_on_a_full_buffered_channel_its_creator_released_is_leaked)
+{
+    chan_t *ch = chan_make(sizeof(int), 1);
+    int one = 1;
+    chan_send(ch, &one); /* full now */
+    ck_assert_int_eq(go("orphan", send_one, chan_ref(ch)), 0);
+    ck_assert(unit_blocked(1, "orphan", "chan_send"));
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 0);
+    chan_t *forgotten = ch;
+    chan_release(ch);
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 1);
+    chan_ref(forgotten);
+    ck_assert_int_eq(unit_census_count("orphan", "chan_send", true), 0);
+    int v = 0;
+    ck_assert(chan_recv(forgotten, &v)); /* room: the sender's value follows */
+    ck_assert_int_eq(v, 1);
+    ck_assert(chan_recv(forgotten, &v));
+    ck_assert_int_eq(v, 1);
+    chan_release(forgotten);
+}
+END_TEST
+
 static void send_one_back(void *arg)
 {
     chan_t *ch = arg;
@@ -443,6 +467,7 @@ int main(void)
     UNIT_ADD(s, blocked_times_in_the_dump_are_story_seconds);
     UNIT_ADD_TIMEOUT(s, every_recording_is_consistent_while_threads_churn, 30);
     UNIT_ADD(s, a_sender_on_a_channel_its_creator_released_is_leaked);
+    UNIT_ADD(s, a_sender_on_a_full_buffered_channel_its_creator_released_is_leaked);
     UNIT_ADD(s, waiting_on_a_context_or_a_timer_is_never_leaked);
     UNIT_ADD(s, go_wait_all_waits_for_every_go_thread);
     UNIT_ADD(s, a_select_with_two_cases_on_one_channel_is_one_waiter);

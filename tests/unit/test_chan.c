@@ -244,6 +244,136 @@ START_TEST(many_producers_consumers_buffered_lose_and_duplicate_nothing)
 }
 END_TEST
 
+/* Capacities 1 and 2: the ring's slots are reused every lap or two, so a
+ * send and a receive meet on one slot all the time, and every blocked
+ * thread must be woken by one that took no lock. */
+START_TEST(many_producers_consumers_capacity_one_lose_and_duplicate_nothing)
+{
+    run_mpmc(1);
+}
+END_TEST
+
+START_TEST(many_producers_consumers_capacity_two_lose_and_duplicate_nothing)
+{
+    run_mpmc(2);
+}
+END_TEST
+
+/* One value into an empty buffered channel whose receiver sleeps (the
+ * census shows it blocked) or is just going to: the lock-free send must
+ * wake it, every round. */
+struct lone {
+    chan_t *ch, *ack;
+};
+
+static void receive_then_ack(void *arg)
+{
+    struct lone *l = arg;
+    int v;
+    chan_recv(l->ch, &v);
+    chan_send(l->ack, &v);
+}
+
+START_TEST(a_lone_value_always_reaches_its_sleeping_receiver)
+{
+    struct lone l = { chan_make(sizeof(int), 1), chan_make(sizeof(int), 0) };
+    for (int round = 0; round < 200; round++) {
+        ck_assert_int_eq(go("receiver", receive_then_ack, &l), 0);
+        if (round % 2 == 0)
+            ck_assert(unit_blocked(1, "receiver", "chan_recv"));
+        chan_send(l.ch, &round);
+        int v = -1;
+        struct chan_case got = chan_recv_case(l.ack, &v);
+        ck_assert_msg(chan_select(&got, 1, deadline_after(2000 * unit_slowdown())) == 0,
+                      "round %d: the value sat in the ring while its receiver slept", round);
+        ck_assert_int_eq(v, round);
+        ck_assert_int_eq(go_wait_all(deadline_after(2000 * unit_slowdown())), 0);
+    }
+    chan_release(l.ch);
+    chan_release(l.ack);
+}
+END_TEST
+
+/* Selects over two buffered channels, half of them with a third case on an
+ * unbuffered channel nobody sends on (so they take the locked path), the
+ * others over the two alone (the lock-free one): every value once, and
+ * every consumer out once both are closed and drained. */
+enum { SELECT_PRODUCERS = 4, SELECT_CONSUMERS = 4, SELECT_EACH = 5000 };
+
+struct two_rings {
+    chan_t *ch[2], *never;
+    atomic_int next_producer, producers_done, next_consumer, received;
+    atomic_int seen[SELECT_PRODUCERS * SELECT_EACH];
+};
+
+static void produce_into_both(void *arg)
+{
+    struct two_rings *r = arg;
+    int p = atomic_fetch_add(&r->next_producer, 1);
+    for (int i = 0; i < SELECT_EACH; i++) {
+        int v = p * SELECT_EACH + i;
+        chan_send(r->ch[i % 2], &v);
+    }
+    atomic_fetch_add(&r->producers_done, 1);
+}
+
+static void select_from_both(void *arg)
+{
+    struct two_rings *r = arg;
+    bool slow = atomic_fetch_add(&r->next_consumer, 1) % 2 == 0;
+    chan_t *ch[2] = { r->ch[0], r->ch[1] };
+    int v;
+    while (ch[0] || ch[1]) {
+        struct chan_case cases[] = { chan_recv_case(ch[0], &v), chan_recv_case(ch[1], &v),
+                                     chan_recv_case(r->never, NULL) };
+        int i = chan_select(cases, slow ? 3 : 2, -1);
+        if (cases[i].ok) {
+            atomic_fetch_add(&r->seen[v], 1);
+            atomic_fetch_add(&r->received, 1);
+        } else {
+            ch[i] = NULL; /* closed and drained: a nil channel is never chosen */
+        }
+    }
+}
+
+static int all_produced(void *arg)
+{
+    struct two_rings *r = arg;
+    return atomic_load(&r->producers_done) == SELECT_PRODUCERS;
+}
+
+START_TEST(selects_over_buffered_channels_lose_and_duplicate_nothing)
+{
+    struct two_rings *r = calloc(1, sizeof *r);
+    r->ch[0] = chan_make(sizeof(int), 2);
+    r->ch[1] = chan_make(sizeof(int), 3);
+    r->never = chan_make(1, 0);
+    for (int i = 0; i < SELECT_CONSUMERS; i++)
+        ck_assert_int_eq(go("consumer", select_from_both, r), 0);
+    for (int i = 0; i < SELECT_PRODUCERS; i++)
+        ck_assert_int_eq(go("producer", produce_into_both, r), 0);
+    /* As run_mpmc: slow is fine, a stall (a lost wake-up) is not. */
+    int got = -1;
+    while (!unit_eventually(all_produced, r, 2000 * unit_slowdown())) {
+        int now = atomic_load(&r->received);
+        ck_assert_msg(now > got, "no value received for %d s: %d of %d so far",
+                      2 * unit_slowdown(), now, SELECT_PRODUCERS * SELECT_EACH);
+        got = now;
+    }
+    chan_close(r->ch[0]);
+    chan_close(r->ch[1]);
+    ck_assert_msg(go_wait_all(deadline_after(5000 * unit_slowdown())) == 0,
+                  "a consumer still selects 5 s after both channels were closed");
+    for (int v = 0; v < SELECT_PRODUCERS * SELECT_EACH; v++)
+        ck_assert_msg(atomic_load(&r->seen[v]) == 1, "value %d seen %d times", v,
+                      atomic_load(&r->seen[v]));
+    chan_release(r->ch[0]);
+    chan_release(r->ch[1]);
+    chan_release(r->never);
+    free(r);
+}
+END_TEST
+
 START_TEST(many_producers_consumers_unbuffered_lose_and_duplicate_nothing)
 {
     run_mpmc(0);
@@ -350,6 +480,10 @@ int main(void)
     /* Their bound is progress (run_mpmc), not Check's 4 s. */
     UNIT_ADD_TIMEOUT(s, many_producers_consumers_buffered_lose_and_duplicate_nothing, 300);
     UNIT_ADD_TIMEOUT(s, many_producers_consumers_unbuffered_lose_and_duplicate_nothing, 300);
+    UNIT_ADD_TIMEOUT(s, many_producers_consumers_capacity_one_lose_and_duplicate_nothing, 300);
+    UNIT_ADD_TIMEOUT(s, many_producers_consumers_capacity_two_lose_and_duplicate_nothing, 300);
+    UNIT_ADD_TIMEOUT(s, selects_over_buffered_channels_lose_and_duplicate_nothing, 300);
+    UNIT_ADD_TIMEOUT(s, a_lone_value_always_reaches_its_sleeping_receiver, 60);
     UNIT_ADD(s, timer_channel_fires_after_its_time);
     UNIT_ADD(s, timer_channel_is_freed_before_it_fires);
     UNIT_ADD(s, timer_channel_holds_its_value_once_due);
