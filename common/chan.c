@@ -19,11 +19,17 @@
  * says whose turn it is, so a send and a receive that need not wait take
  * no lock, and the sender and the receiver touch different cache lines, as
  * Go's do on one processor. Nobody hands a value to a thread blocked on a
- * fast channel: a send that finds receivers queued claims one "to retry"
- * (fast_wake), which polls again. A blocked thread is counted (recv_waiting,
- * send_waiting) before it looks at the ring a last time, and a send looks
- * at the count after its value is in (a fence between on either side), so
- * a value never sits in the ring while every receiver sleeps.
+ * fast channel: a send that finds receivers queued claims them all "to
+ * retry" (fast_wake), and each polls again; one takes the value, the
+ * others block again. (Claiming one would not do: a select so woken may
+ * take another case, or find the slot before the value still being filled,
+ * and the value would sit while the others slept.) A blocked thread is
+ * counted (recv_waiting, send_waiting) before it looks at the ring a last
+ * time, and a send looks at the count after its value is in (a fence
+ * between on either side): so a value never sits in the ring while every
+ * receiver sleeps, unless a send before it is still filling its slot, and
+ * that send will look at the count when it has. Receives and room for
+ * senders work the same way.
  *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
@@ -32,8 +38,9 @@
  *   Not fast: ch->len > 0 implies that ch->recvq is empty; ch->len <
  *   ch->cap implies that ch->sendq is empty; the ring holds ch->len values
  *   from ch->head on, oldest first.
- *   Fast: a receiver queued while values are in the ring, or a sender
- *   while there is room, has been or is about to be claimed to retry.
+ *   Fast: a receiver queued while the value at the ring's receive position
+ *   is in, or a sender while there is room at its send position, has been
+ *   or is about to be claimed to retry.
  *   ch->recv_waiting and ch->send_waiting count the entries of ch->recvq
  *   and ch->sendq, live or stale.
  *   ch->closed goes from false to true once; then ch->sendq is empty.
@@ -92,18 +99,19 @@ struct queue {
 
 /* A fast channel's send position has this bit set once it is closed, so
  * that no send can claim a slot after the close. */
-#define CLOSED_BIT ((size_t)1 << (sizeof(size_t) * CHAR_BIT - 1))
+#define CLOSED_BIT ((uint64_t)1 << 63)
 
 enum { LINE = 64 }; /* a cache line */
 
 struct tl_chan {
     /* The fast ring's two ends, a line apart: never on one cache line. */
-    atomic_size_t sendx; /* the next send's position (CLOSED_BIT once closed) */
-    char apart1[LINE - sizeof(atomic_size_t)];
-    atomic_size_t recvx; /* the next receive's position */
-    char apart2[LINE - sizeof(atomic_size_t)];
+    _Atomic uint64_t sendx; /* the next send's position (CLOSED_BIT once closed) */
+    char apart1[LINE - sizeof(_Atomic uint64_t)];
+    _Atomic uint64_t recvx; /* the next receive's position */
+    char apart2[LINE - sizeof(_Atomic uint64_t)];
     atomic_int recv_waiting;
     atomic_int send_waiting;
+    atomic_bool ring_closed; /* CLOSED_BIT is set, on a line receivers only read */
     bool fast;
     size_t stride; /* a fast slot: its sequence number, then the value */
     pthread_mutex_t mu;
@@ -240,19 +248,20 @@ static void copy_out(tl_chan_t *ch, void *dst, const void *src)
 
 /* ---- the fast ring ---- */
 
-static char *ring_slot(tl_chan_t *ch, size_t pos)
+/* A slot: its sequence number, then the value (ch->stride bytes in all). */
+static char *ring_slot(tl_chan_t *ch, uint64_t pos)
 {
-    return ch->buf + pos % (size_t)ch->cap * ch->stride;
+    return ch->buf + pos % (uint64_t)ch->cap * ch->stride;
 }
 
-static atomic_size_t *slot_seq(char *slot)
+static _Atomic uint64_t *slot_seq(char *slot)
 {
-    return (atomic_size_t *)slot;
+    return (_Atomic uint64_t *)slot;
 }
 
 static void *slot_val(char *slot)
 {
-    return slot + sizeof(atomic_size_t);
+    return slot + sizeof(_Atomic uint64_t);
 }
 
 /* Puts *val in the ring: 1, or 0 when it is full, -1 when ch is closed. A
@@ -262,12 +271,12 @@ static void *slot_val(char *slot)
  * pos + 1 would be the same for a capacity of 1.) */
 static int ring_push(tl_chan_t *ch, const void *val)
 {
-    size_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
     for (;;) {
         if (pos & CLOSED_BIT)
             return -1;
         char *slot = ring_slot(ch, pos);
-        size_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+        uint64_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
         if (seq == 2 * pos) {
             if (atomic_compare_exchange_weak_explicit(&ch->sendx, &pos, pos + 1,
                                                       memory_order_relaxed,
@@ -278,7 +287,7 @@ static int ring_push(tl_chan_t *ch, const void *val)
                 atomic_store_explicit(slot_seq(slot), 2 * pos + 1, memory_order_release);
                 return 1;
             }
-        } else if ((ptrdiff_t)(seq - 2 * pos) < 0) {
+        } else if ((int64_t)(seq - 2 * pos) < 0) {
             return 0; /* the value of the send cap places back is still there */
         } else {
             pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
@@ -290,10 +299,10 @@ static int ring_push(tl_chan_t *ch, const void *val)
  * there is none yet (a send may have claimed a slot and not filled it). */
 static bool ring_pop(tl_chan_t *ch, void *val)
 {
-    size_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
     for (;;) {
         char *slot = ring_slot(ch, pos);
-        size_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+        uint64_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
         if (seq == 2 * pos + 1) {
             if (atomic_compare_exchange_weak_explicit(&ch->recvx, &pos, pos + 1,
                                                       memory_order_relaxed,
@@ -301,11 +310,11 @@ static bool ring_pop(tl_chan_t *ch, void *val)
                 tl_race_acquire(slot); /* the send that filled it */
                 copy_out(ch, val, slot_val(slot));
                 tl_race_release(slot);
-                atomic_store_explicit(slot_seq(slot), 2 * (pos + (size_t)ch->cap),
+                atomic_store_explicit(slot_seq(slot), 2 * (pos + (uint64_t)ch->cap),
                                       memory_order_release);
                 return true;
             }
-        } else if ((ptrdiff_t)(seq - (2 * pos + 1)) < 0) {
+        } else if ((int64_t)(seq - (2 * pos + 1)) < 0) {
             return false;
         } else {
             pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
@@ -313,41 +322,81 @@ static bool ring_pop(tl_chan_t *ch, void *val)
     }
 }
 
-/* Whether a push or a pop would find its slot ready now, without taking it. */
+/* Whether a pop would find a value now, without taking it: as ring_pop
+ * reads, so a position another receiver has taken meanwhile is read again,
+ * not mistaken for an empty ring. */
 static bool ring_has_value(tl_chan_t *ch)
 {
-    size_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
-    return atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire) == 2 * pos + 1;
+    uint64_t pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire);
+        if (seq == 2 * pos + 1)
+            return true;
+        if ((int64_t)(seq - (2 * pos + 1)) < 0)
+            return false;
+        pos = atomic_load_explicit(&ch->recvx, memory_order_relaxed);
+    }
 }
 
+/* The same for a push: room, or a close (which a send must hear about). */
 static bool ring_has_room(tl_chan_t *ch)
 {
-    size_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
-    return (pos & CLOSED_BIT) ||
-           atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire) == 2 * pos;
+    uint64_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    for (;;) {
+        if (pos & CLOSED_BIT)
+            return true;
+        uint64_t seq = atomic_load_explicit(slot_seq(ring_slot(ch, pos)), memory_order_acquire);
+        if (seq == 2 * pos)
+            return true;
+        if ((int64_t)(seq - 2 * pos) < 0)
+            return false;
+        pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    }
+}
+
+/* Closed: read from its own flag, not from sendx, whose line the senders
+ * write on every send (a receiver's look must not take it from them). */
+static bool ring_closed(tl_chan_t *ch)
+{
+    return atomic_load_explicit(&ch->ring_closed, memory_order_acquire);
 }
 
 /* Closed, and every value sent before the close received. */
 static bool ring_drained(tl_chan_t *ch)
 {
-    size_t sendx = atomic_load_explicit(&ch->sendx, memory_order_acquire);
-    return (sendx & CLOSED_BIT) &&
-           atomic_load_explicit(&ch->recvx, memory_order_acquire) == (sendx & ~CLOSED_BIT);
+    if (!ring_closed(ch))
+        return false;
+    uint64_t sendx = atomic_load_explicit(&ch->sendx, memory_order_acquire);
+    return atomic_load_explicit(&ch->recvx, memory_order_acquire) == (sendx & ~CLOSED_BIT);
 }
 
-/* With ch locked: claims the first thread still waiting on q to poll again. */
-static void claim_to_retry(tl_chan_t *ch, struct queue *q)
+/* A receive on a closed ring: the next value, waiting out a send from
+ * before the close that is still filling its slot (it needs no lock to
+ * finish), so that a closed channel is always ready, as in Go. False once
+ * it is drained. */
+static bool ring_pop_closed(tl_chan_t *ch, void *val)
 {
-    struct sudog *s = claim_first(ch, q);
-    if (s) {
+    while (!ring_pop(ch, val)) {
+        if (ring_drained(ch))
+            return false;
+        sched_yield();
+    }
+    return true;
+}
+
+/* With ch locked: claims every thread still waiting on q to poll again. */
+static void claim_all_to_retry(tl_chan_t *ch, struct queue *q)
+{
+    struct sudog *s;
+    while ((s = claim_first(ch, q)) != NULL) {
         wake_claimed(s, false);
         s->w->retry = true;
     }
 }
 
 /* After a push (q: the receivers) or a pop (q: the senders) without the
- * lock: if anyone waits on the other side, one of them polls again. The
- * fence pairs with block()'s: either it sees this value, or this sees it
+ * lock: if anyone waits on the other side, they all poll again. The fence
+ * pairs with block()'s: either it sees this value, or this sees it
  * counted. */
 static void fast_wake(tl_chan_t *ch, struct queue *q)
 {
@@ -356,7 +405,7 @@ static void fast_wake(tl_chan_t *ch, struct queue *q)
     if (atomic_load_explicit(waiting, memory_order_relaxed) == 0)
         return;
     pthread_mutex_lock(&ch->mu);
-    claim_to_retry(ch, q);
+    claim_all_to_retry(ch, q);
     pthread_mutex_unlock(&ch->mu);
     flush_wakes();
 }
@@ -370,7 +419,7 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
         if (pushed < 0)
             *errno_out = EPIPE;
         else if (pushed > 0)
-            claim_to_retry(ch, &ch->recvq);
+            claim_all_to_retry(ch, &ch->recvq);
         return pushed != 0;
     }
     if (ch->closed) {
@@ -396,13 +445,13 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
 static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
 {
     if (ch->fast) {
-        if (ring_pop(ch, val)) {
-            claim_to_retry(ch, &ch->sendq);
+        if (ring_pop(ch, val) || (ring_closed(ch) && ring_pop_closed(ch, val))) {
+            claim_all_to_retry(ch, &ch->sendq);
             *ok = true;
             return true;
         }
-        if (!ring_drained(ch))
-            return false; /* empty, or a send before the close is filling its slot */
+        if (!ring_closed(ch))
+            return false;
         if (val)
             memset(val, 0, ch->elem_size);
         *ok = false;
@@ -458,18 +507,19 @@ tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
     /* Fast until a wake is set (before it is shared: tl_chan_set_wake). */
     ch->fast = capacity > 0;
     ch->cap = capacity;
-    ch->stride = (sizeof(atomic_size_t) + elem_size + sizeof(atomic_size_t) - 1) /
-                 sizeof(atomic_size_t) * sizeof(atomic_size_t);
+    ch->stride = (sizeof(_Atomic uint64_t) + elem_size + sizeof(_Atomic uint64_t) - 1) /
+                 sizeof(_Atomic uint64_t) * sizeof(_Atomic uint64_t);
     if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, ch->stride))) {
         free(ch);
         return NULL;
     }
     for (int i = 0; i < capacity; i++)
-        atomic_init(slot_seq(ring_slot(ch, (size_t)i)), 2 * (size_t)i);
+        atomic_init(slot_seq(ring_slot(ch, (uint64_t)i)), 2 * (uint64_t)i);
     atomic_init(&ch->sendx, 0);
     atomic_init(&ch->recvx, 0);
     atomic_init(&ch->recv_waiting, 0);
     atomic_init(&ch->send_waiting, 0);
+    atomic_init(&ch->ring_closed, false);
     pthread_mutex_init(&ch->mu, NULL);
     ch->elem_size = elem_size;
     ch->cap = capacity;
@@ -518,8 +568,8 @@ void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
     if (ch->fast) {
         /* No send claims a slot from now on; the receivers drain the ring. */
         atomic_fetch_or(&ch->sendx, CLOSED_BIT);
-        while (ch->recvq.head)
-            claim_to_retry(ch, &ch->recvq);
+        atomic_store_explicit(&ch->ring_closed, true, memory_order_release);
+        claim_all_to_retry(ch, &ch->recvq);
     }
     while ((s = claim_first(ch, &ch->recvq)) != NULL) {
         if (s->c->val)
@@ -556,8 +606,8 @@ int tl_chan_len(tl_chan_t *ch)
     if (!ch)
         return 0;
     if (ch->fast) {
-        size_t sent = atomic_load(&ch->sendx) & ~CLOSED_BIT, received = atomic_load(&ch->recvx);
-        ptrdiff_t n = (ptrdiff_t)(sent - received);
+        uint64_t sent = atomic_load(&ch->sendx) & ~CLOSED_BIT, received = atomic_load(&ch->recvx);
+        int64_t n = (int64_t)(sent - received);
         return n < 0 ? 0 : n > ch->cap ? ch->cap : (int)n;
     }
     run_due_wake(ch);
@@ -860,9 +910,11 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
     }
 
     /* The case that fired was dequeued by whoever fired it, so its channel
-     * is not locked again: after a close, a thousand woken receivers do not
-     * queue up on the closed channel's mutex. The other cases' entries go,
-     * one channel at a time. */
+     * is not locked again: after a close of an unbuffered channel (a
+     * context's Done), a thousand woken receivers do not queue up on its
+     * mutex. (A buffered channel's receivers poll again after a close, to
+     * drain the ring, and each takes its lock once.) The other cases'
+     * entries go, one channel at a time. */
     int fired = atomic_load_explicit(&w.fired, memory_order_acquire);
     if (fired >= 0)
         tl_race_acquire(&w);
@@ -900,7 +952,9 @@ static bool ring_ready(const struct tl_chan_case *cases, int n)
 {
     for (int i = 0; i < n; i++) {
         tl_chan_t *ch = cases[i].ch;
-        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch) : ring_has_value(ch)))
+        /* a closed channel is ready too: the slow path answers it */
+        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
+                                               : ring_has_value(ch) || ring_drained(ch)))
             return true;
     }
     return false;
@@ -927,21 +981,31 @@ static bool look_at_rings(const struct tl_chan_case *cases, int n)
 }
 
 /* One pass over the cases in the poll's random order, without a lock:
- * the index of the case done, or -1. */
-static int fast_poll(struct tl_chan_case *cases, int n, const int *order)
+ * the index of the case done, or -1. A closed channel is ready, as in Go:
+ * a receive gets what is left, then the zero value; a send panics. */
+static int fast_poll(struct tl_chan_case *cases, int n, const int *order, const char *file,
+                     int line)
 {
     for (int k = 0; k < n; k++) {
         struct tl_chan_case *c = &cases[order[k]];
         if (!c->ch)
             continue;
         if (c->op == TL_CHAN_SEND) {
-            if (ring_push(c->ch, c->val) > 0) {
+            int pushed = ring_push(c->ch, c->val);
+            if (pushed < 0)
+                tl_go_panic("send on closed channel", file, line);
+            if (pushed > 0) {
                 fast_wake(c->ch, &c->ch->recvq);
                 return order[k];
             }
-        } else if (ring_pop(c->ch, c->val)) {
+        } else if (ring_pop(c->ch, c->val) || (ring_closed(c->ch) && ring_pop_closed(c->ch, c->val))) {
             c->ok = true;
             fast_wake(c->ch, &c->ch->sendq);
+            return order[k];
+        } else if (ring_closed(c->ch)) {
+            if (c->val)
+                memset(c->val, 0, c->ch->elem_size);
+            c->ok = false;
             return order[k];
         }
     }
@@ -951,10 +1015,11 @@ static int fast_poll(struct tl_chan_case *cases, int n, const int *order)
 enum { FAST_MAX = 16 }; /* cases a fast select orders on its stack */
 
 /* A select whose every channel is fast (nil ones aside), of at most
- * FAST_MAX cases: done without a lock if a case is ready now or soon; -1
- * for the slow path, which also answers a closed channel. */
+ * FAST_MAX cases: done without a lock if a case is ready now or soon, -1
+ * for the slow path. */
 
-static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline)
+static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline, const char *file,
+                       int line)
 {
     if (n > FAST_MAX)
         return -1;
@@ -969,9 +1034,9 @@ static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline)
         order[i] = order[j];
         order[j] = i;
     }
-    int done = fast_poll(cases, n, order);
+    int done = fast_poll(cases, n, order, file, line);
     if (done < 0 && deadline != 0 && look_at_rings(cases, n))
-        done = fast_poll(cases, n, order);
+        done = fast_poll(cases, n, order, file, line);
     return done;
 }
 
@@ -983,7 +1048,7 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
         errno = EINVAL;
         return -1;
     }
-    int fast = fast_select(cases, n, deadline);
+    int fast = fast_select(cases, n, deadline, file, line);
     if (fast >= 0)
         return fast;
     int saved_errno = errno; /* the futex waits below may change it */

@@ -75,6 +75,84 @@ START_TEST(choice_among_ready_cases_is_random)
 }
 END_TEST
 
+/* A closed channel is always ready, as in Go: beside a ready one, each is
+ * chosen about half the time (a pass without the lock once skipped it). */
+START_TEST(a_closed_buffered_channel_is_as_ready_as_a_ready_one)
+{
+    chan_t *closed = chan_make(sizeof(int), 1), *ready = chan_make(sizeof(int), 1);
+    chan_close(closed);
+    int v = 1, wins[2] = { 0, 0 };
+    for (int i = 0; i < 10000; i++) {
+        chan_send(ready, &v);
+        struct chan_case cases[] = { chan_recv_case(closed, &v), chan_recv_case(ready, &v) };
+        int k = chan_select(cases, 2, -1);
+        ck_assert(k == 0 || k == 1);
+        ck_assert(k == 0 ? !cases[0].ok : cases[1].ok);
+        wins[k]++;
+        if (k == 0)
+            ck_assert(chan_recv(ready, &v));
+    }
+    ck_assert_msg(wins[0] > 4000 && wins[1] > 4000, "closed chosen %d times, ready %d of 10000",
+                  wins[0], wins[1]);
+    chan_release(closed);
+    chan_release(ready);
+}
+END_TEST
+
+/* R selects over two buffered channels, R2 receives from the first; a send
+ * on each wakes them. A value must never sit in the first while R2 sleeps
+ * on it: R, woken by the first, may well take the second (a wake-up of one
+ * receiver alone once left R2 asleep beside a full channel, half the
+ * rounds). */
+struct pair_of_rings {
+    chan_t *ch1, *ch2;
+    atomic_int r2_done;
+};
+
+static void select_both(void *arg)
+{
+    struct pair_of_rings *p = arg;
+    int v;
+    struct chan_case cases[] = { chan_recv_case(p->ch1, &v), chan_recv_case(p->ch2, &v) };
+    chan_select(cases, 2, -1);
+}
+
+static void recv_first(void *arg)
+{
+    struct pair_of_rings *p = arg;
+    int v;
+    chan_recv(p->ch1, &v);
+    atomic_store(&p->r2_done, 1);
+}
+
+static int nothing_waits_beside_a_value(void *arg)
+{
+    struct pair_of_rings *p = arg;
+    return atomic_load(&p->r2_done) || chan_len(p->ch1) == 0;
+}
+
+START_TEST(a_woken_select_taking_another_case_leaves_no_receiver_asleep_beside_a_value)
+{
+    for (int round = 0; round < 40; round++) {
+        struct pair_of_rings p = { chan_make(sizeof(int), 2), chan_make(sizeof(int), 2), 0 };
+        ck_assert_int_eq(go("r", select_both, &p), 0);
+        ck_assert(unit_blocked(1, "r", "select"));
+        ck_assert_int_eq(go("r2", recv_first, &p), 0);
+        ck_assert(unit_blocked(1, "r2", "chan_recv"));
+        int v = 1;
+        chan_send(p.ch1, &v);
+        chan_send(p.ch2, &v);
+        ck_assert_msg(unit_eventually(nothing_waits_beside_a_value, &p, 2000 * unit_slowdown()),
+                      "round %d: r2 sleeps on a channel holding %d value", round, chan_len(p.ch1));
+        if (!atomic_load(&p.r2_done))
+            chan_send(p.ch1, &v); /* r took the first: r2 waits, rightly, for another */
+        ck_assert_int_eq(go_wait_all(deadline_after(2000 * unit_slowdown())), 0);
+        chan_release(p.ch1);
+        chan_release(p.ch2);
+    }
+}
+END_TEST
+
 START_TEST(null_channel_case_is_never_chosen)
 {
     chan_t *ready = chan_make(sizeof(int), 1);
@@ -363,6 +441,8 @@ int main(void)
     UNIT_ADD(s, ready_send_is_chosen);
     UNIT_ADD(s, choice_among_ready_cases_is_random);
     UNIT_ADD(s, null_channel_case_is_never_chosen);
+    UNIT_ADD(s, a_closed_buffered_channel_is_as_ready_as_a_ready_one);
+    UNIT_ADD_TIMEOUT(s, a_woken_select_taking_another_case_leaves_no_receiver_asleep_beside_a_value, 60);
     UNIT_ADD(s, blocked_select_wakes_when_context_is_cancelled);
     UNIT_ADD(s, deadline_bounds_a_blocked_select);
     UNIT_ADD(s, timer_case_wins_over_a_silent_channel);

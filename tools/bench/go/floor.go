@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -22,9 +23,18 @@ func median(v []float64) (float64, float64, float64) {
 	return v[len(v)/2], v[0], v[len(v)-1]
 }
 
+// With GO_CSV set, each row is also appended there as go,NAME,MEDIAN,UNIT,
+// for ./lab bench's table of here beside Go.
 func row(name string, v []float64, unit string) {
 	m, lo, hi := median(v)
 	fmt.Printf("  %-58s %12.2f %s [%.2f-%.2f]\n", name, m, unit, lo, hi)
+	if path := os.Getenv("GO_CSV"); path != "" {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintf(f, "go,%s,%.3f,%s\n", name, m, unit)
+			f.Close()
+		}
+	}
 }
 
 // Microseconds per round trip over two unbuffered channels.
