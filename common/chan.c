@@ -18,18 +18,15 @@
  * ring is Vyukov's bounded queue, each slot with a sequence number that
  * says whose turn it is, so a send and a receive that need not wait take
  * no lock, and the sender and the receiver touch different cache lines, as
- * Go's do on one processor. Nobody hands a value to a thread blocked on a
- * fast channel: a send that finds receivers queued claims them all "to
- * retry" (fast_wake), and each polls again; one takes the value, the
- * others block again. (Claiming one would not do: a select so woken may
- * take another case, or find the slot before the value still being filled,
- * and the value would sit while the others slept.) A blocked thread is
- * counted (recv_waiting, send_waiting) before it looks at the ring a last
- * time, and a send looks at the count after its value is in (a fence
- * between on either side): so a value never sits in the ring while every
- * receiver sleeps, unless a send before it is still filling its slot, and
- * that send will look at the count when it has. Receives and room for
- * senders work the same way.
+ * Go's do on one processor. A send that finds receivers queued takes the
+ * lock and hands them the ring's values, oldest first (serve); a receive
+ * that finds senders queued moves their values into the freed slots, as
+ * Go's receive does, so a blocked send has happened once its receiver has
+ * made room. A blocked thread is counted (recv_waiting, send_waiting)
+ * before it looks at the ring a last time, and a send looks at the count
+ * after its value is in (a fence between on either side): so a value
+ * never sits in the ring while a receiver sleeps, unless a send before it
+ * is still filling its slot, and that send serves them when it has.
  *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
@@ -39,8 +36,8 @@
  *   ch->cap implies that ch->sendq is empty; the ring holds ch->len values
  *   from ch->head on, oldest first.
  *   Fast: a receiver queued while the value at the ring's receive position
- *   is in, or a sender while there is room at its send position, has been
- *   or is about to be claimed to retry.
+ *   is in, or a sender while there is room at its send position, is about
+ *   to be served (or to look again, in block()).
  *   ch->recv_waiting and ch->send_waiting count the entries of ch->recvq
  *   and ch->sendq, live or stale.
  *   ch->closed goes from false to true once; then ch->sendq is empty.
@@ -111,7 +108,7 @@ struct tl_chan {
     char apart2[LINE - sizeof(_Atomic uint64_t)];
     atomic_int recv_waiting;
     atomic_int send_waiting;
-    atomic_bool ring_closed; /* CLOSED_BIT is set, on a line receivers only read */
+    atomic_bool ring_closed; /* CLOSED_BIT is set: read here, not on sendx's busy line */
     bool fast;
     size_t stride; /* a fast slot: its sequence number, then the value */
     pthread_mutex_t mu;
@@ -213,9 +210,10 @@ static void flush_wakes_ringing(tl_chan_t *closed)
         s->next = NULL;
         s->w->from_cpu = cpu;
         /* The value copied for it, or taken from it, for the waiter's
-         * acquire; not for a claim as timed out, which nobody acquires
-         * (its stack would carry the release to its next waiter). */
-        if (atomic_load_explicit(&s->w->fired, memory_order_relaxed) >= 0)
+         * acquire; not for a claim as timed out or to retry, which carries
+         * nothing and which nobody acquires (a release on its stack would
+         * reach its next waiter, and hide a race). */
+        if (atomic_load_explicit(&s->w->fired, memory_order_relaxed) >= 0 && !s->w->retry)
             tl_race_release(s->w);
         atomic_int *word = &s->w->word;
         int was = atomic_exchange_explicit(word, DELIVERED, memory_order_acq_rel);
@@ -384,19 +382,42 @@ static bool ring_pop_closed(tl_chan_t *ch, void *val)
     return true;
 }
 
-/* With ch locked: claims every thread still waiting on q to poll again. */
-static void claim_all_to_retry(tl_chan_t *ch, struct queue *q)
+/* With ch locked: hands the ring's values to the receivers queued, oldest
+ * first, and the senders' values to the ring's free slots, as Go's channel
+ * hands values over directly, until one side has nothing for the other.
+ * Called after every push and pop that may have found the other side
+ * waiting. A waiter claimed when a receive or send without the lock took
+ * its value or slot first polls again (retry), with nothing left behind
+ * for it: if a slot before was still being filled (or emptied), the
+ * thread doing that calls serve() when it has. */
+static void serve(tl_chan_t *ch)
 {
-    struct sudog *s;
-    while ((s = claim_first(ch, q)) != NULL) {
-        wake_claimed(s, false);
-        s->w->retry = true;
+    for (bool moved = true; moved;) {
+        moved = false;
+        struct sudog *s;
+        while ((s = claim_first(ch, &ch->recvq)) != NULL) {
+            bool got = ring_pop(ch, s->c->val);
+            s->c->ok = got;
+            wake_claimed(s, false);
+            s->w->retry = !got;
+            if (!got)
+                break;
+            moved = true;
+        }
+        while ((s = claim_first(ch, &ch->sendq)) != NULL) {
+            int pushed = ring_push(ch, s->c->val);
+            wake_claimed(s, pushed < 0); /* closed: it panics, as in Go */
+            s->w->retry = pushed == 0;
+            if (pushed <= 0)
+                break;
+            moved = true;
+        }
     }
 }
 
 /* After a push (q: the receivers) or a pop (q: the senders) without the
- * lock: if anyone waits on the other side, they all poll again. The fence
- * pairs with block()'s: either it sees this value, or this sees it
+ * lock: if anyone waits on the other side, serve them. The fence pairs
+ * with block()'s: either it sees this value (or room), or this sees it
  * counted. */
 static void fast_wake(tl_chan_t *ch, struct queue *q)
 {
@@ -405,7 +426,7 @@ static void fast_wake(tl_chan_t *ch, struct queue *q)
     if (atomic_load_explicit(waiting, memory_order_relaxed) == 0)
         return;
     pthread_mutex_lock(&ch->mu);
-    claim_all_to_retry(ch, q);
+    serve(ch);
     pthread_mutex_unlock(&ch->mu);
     flush_wakes();
 }
@@ -419,7 +440,7 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
         if (pushed < 0)
             *errno_out = EPIPE;
         else if (pushed > 0)
-            claim_all_to_retry(ch, &ch->recvq);
+            serve(ch);
         return pushed != 0;
     }
     if (ch->closed) {
@@ -446,7 +467,7 @@ static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
 {
     if (ch->fast) {
         if (ring_pop(ch, val) || (ring_closed(ch) && ring_pop_closed(ch, val))) {
-            claim_all_to_retry(ch, &ch->sendq);
+            serve(ch);
             *ok = true;
             return true;
         }
@@ -568,8 +589,16 @@ void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
     if (ch->fast) {
         /* No send claims a slot from now on; the receivers drain the ring. */
         atomic_fetch_or(&ch->sendx, CLOSED_BIT);
+        tl_race_release(&ch->ring_closed); /* for a receive that sees it unlocked */
         atomic_store_explicit(&ch->ring_closed, true, memory_order_release);
-        claim_all_to_retry(ch, &ch->recvq);
+        /* The receivers poll again: each drains what is left, then sees the
+         * close. (No value is handed over here: the ring may still hold a
+         * send's value that is being filled.) */
+        struct sudog *r;
+        while ((r = claim_first(ch, &ch->recvq)) != NULL) {
+            wake_claimed(r, false);
+            r->w->retry = true;
+        }
     }
     while ((s = claim_first(ch, &ch->recvq)) != NULL) {
         if (s->c->val)
@@ -916,7 +945,7 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
      * drain the ring, and each takes its lock once.) The other cases'
      * entries go, one channel at a time. */
     int fired = atomic_load_explicit(&w.fired, memory_order_acquire);
-    if (fired >= 0)
+    if (fired >= 0 && !w.retry)
         tl_race_acquire(&w);
     for (int i = 0; i < n; i++) {
         struct sudog *s = &sc->sudogs[i];
@@ -939,8 +968,8 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
 /* How many times a fast send, receive or select looks at the ring for a
  * partner on another CPU before it blocks, grown and shrunk as look()'s
  * budget is: a producer a little slower than its consumer then never meets
- * a sleeper, and neither takes a lock. Between two looks it waits about a
- * microsecond (PAUSE turns of an empty loop): each look pulls the
+ * a sleeper, and neither takes a lock. Between two looks it waits a while
+ * (PAUSE turns of an empty loop, 0.4 us here): each look pulls the
  * partner's cache line away from it and slows the very write it waits
  * for, and the partner meanwhile fills (or empties) several slots, which
  * the looker then takes in one run, as Go's parked receiver does. */
@@ -962,7 +991,7 @@ static bool ring_ready(const struct tl_chan_case *cases, int n)
 
 static bool look_at_rings(const struct tl_chan_case *cases, int n)
 {
-    if (online_cpus() < 2)
+    if (n == 0 || online_cpus() < 2)
         return false;
     /* Now and then a long look, as look()'s probe: a budget worn down to
      * nothing while the partner was away would never grow back. */
@@ -1003,6 +1032,7 @@ static int fast_poll(struct tl_chan_case *cases, int n, const int *order, const 
             fast_wake(c->ch, &c->ch->sendq);
             return order[k];
         } else if (ring_closed(c->ch)) {
+            tl_race_acquire(&c->ch->ring_closed);
             if (c->val)
                 memset(c->val, 0, c->ch->elem_size);
             c->ok = false;
@@ -1016,19 +1046,17 @@ enum { FAST_MAX = 16 }; /* cases a fast select orders on its stack */
 
 /* A select whose every channel is fast (nil ones aside), of at most
  * FAST_MAX cases: done without a lock if a case is ready now or soon, -1
- * for the slow path. */
-
+ * for the slow path (which also waits for ever on no case at all). */
 static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline, const char *file,
                        int line)
 {
-    if (n > FAST_MAX)
+    if (n == 0 || n > FAST_MAX)
         return -1;
     for (int i = 0; i < n; i++)
         if (cases[i].ch && !cases[i].ch->fast)
             return -1;
     int order[FAST_MAX];
-    if (n > 0)
-        order[0] = 0;
+    order[0] = 0;
     for (int i = 1; i < n; i++) { /* Fisher-Yates, as scratch_init */
         int j = (int)(next_random() % (uint64_t)(i + 1));
         order[i] = order[j];

@@ -259,6 +259,36 @@ START_TEST(many_producers_consumers_capacity_two_lose_and_duplicate_nothing)
 }
 END_TEST
 
+/* Go: a receive from a full channel moves a blocked sender's value into
+ * the room it made, so that send has happened; a close after it is no
+ * close under a sender's feet, and panics nobody. */
+static void send_two(void *arg)
+{
+    int two = 2;
+    chan_send(arg, &two);
+}
+
+START_TEST(a_receive_completes_the_blocked_send_it_makes_room_for)
+{
+    for (int round = 0; round < 20; round++) {
+        chan_t *ch = chan_make(sizeof(int), 1);
+        int v = 1;
+        chan_send(ch, &v);
+        ck_assert_int_eq(go("sender", send_two, ch), 0);
+        ck_assert(unit_blocked(1, "sender", "chan_send"));
+        ck_assert(chan_recv(ch, &v));
+        ck_assert_int_eq(v, 1);
+        chan_close(ch); /* the sender's send is done: no panic */
+        ck_assert_msg(go_wait_all(deadline_after(2000 * unit_slowdown())) == 0,
+                      "round %d: the sender is still sending after its value was taken in", round);
+        ck_assert(chan_recv(ch, &v));
+        ck_assert_int_eq(v, 2);
+        ck_assert(!chan_recv(ch, &v));
+        chan_release(ch);
+    }
+}
+END_TEST
+
 /* One value into an empty buffered channel whose receiver sleeps (the
  * census shows it blocked) or is just going to: the lock-free send must
  * wake it, every round. */
@@ -484,6 +514,7 @@ int main(void)
     UNIT_ADD_TIMEOUT(s, many_producers_consumers_capacity_two_lose_and_duplicate_nothing, 300);
     UNIT_ADD_TIMEOUT(s, selects_over_buffered_channels_lose_and_duplicate_nothing, 300);
     UNIT_ADD_TIMEOUT(s, a_lone_value_always_reaches_its_sleeping_receiver, 60);
+    UNIT_ADD_TIMEOUT(s, a_receive_completes_the_blocked_send_it_makes_room_for, 60);
     UNIT_ADD(s, timer_channel_fires_after_its_time);
     UNIT_ADD(s, timer_channel_is_freed_before_it_fires);
     UNIT_ADD(s, timer_channel_holds_its_value_once_due);
