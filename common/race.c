@@ -12,8 +12,7 @@
 #include <dlfcn.h>
 #include <stddef.h>
 
-typedef void annotate_fn(void *addr);
-static annotate_fn *acquire_fn, *release_fn;
+tl_race_fn *tl_race_acquire_fn, *tl_race_release_fn;
 
 /* Looked up once, as the library is loaded, before any of its threads can
  * run: dlsym takes the loader's lock, and a thread that took it lazily
@@ -23,20 +22,8 @@ static annotate_fn *acquire_fn, *release_fn;
 __attribute__((constructor)) static void find_tsan(void)
 {
     /* A function pointer from dlsym's void *: POSIX requires it to work. */
-    *(void **)&acquire_fn = dlsym(RTLD_DEFAULT, "__tsan_acquire");
-    *(void **)&release_fn = dlsym(RTLD_DEFAULT, "__tsan_release");
-    if (!acquire_fn || !release_fn)
-        acquire_fn = release_fn = NULL;
-}
-
-void tl_race_acquire(const void *addr)
-{
-    if (acquire_fn)
-        acquire_fn((void *)addr);
-}
-
-void tl_race_release(const void *addr)
-{
-    if (release_fn)
-        release_fn((void *)addr);
+    *(void **)&tl_race_acquire_fn = dlsym(RTLD_DEFAULT, "__tsan_acquire");
+    *(void **)&tl_race_release_fn = dlsym(RTLD_DEFAULT, "__tsan_release");
+    if (!tl_race_acquire_fn || !tl_race_release_fn)
+        tl_race_acquire_fn = tl_race_release_fn = NULL;
 }
