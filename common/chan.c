@@ -14,11 +14,12 @@
  * only after dropping it (flush_wakes), so the woken thread never runs into
  * a lock its waker still holds, and a close wakes its crowd outside the lock.
  *
- * A buffered channel (one without a wake: not a timer's) is "fast": its
- * ring is Vyukov's bounded queue, each slot with a sequence number that
- * says whose turn it is, so a send and a receive that need not wait take
- * no lock, and the sender and the receiver touch different cache lines, as
- * Go's do on one processor. A send that finds receivers queued takes the
+ * A buffered channel's ring is Vyukov's bounded queue, each slot with a
+ * sequence number that says whose turn it is. A channel without a wake
+ * (not a timer's, whose wake must run under the lock) is "fast": a send
+ * and a receive that need not wait use the ring without taking the lock,
+ * and the sender and the receiver touch different cache lines, as Go's do
+ * on one processor. A send that finds receivers queued takes the
  * lock and hands them the ring's values, oldest first (serve); a receive
  * that finds senders queued moves their values into the freed slots, as
  * Go's receive does, so a blocked send has happened once its receiver has
@@ -32,10 +33,7 @@
  * waiter has not fired; a fired one is stale and skipped):
  *   At least one of ch->sendq and ch->recvq is empty, except for a select
  *   that both sends and receives on one unbuffered channel, as in Go.
- *   Not fast: ch->len > 0 implies that ch->recvq is empty; ch->len <
- *   ch->cap implies that ch->sendq is empty; the ring holds ch->len values
- *   from ch->head on, oldest first.
- *   Fast: a receiver queued while the value at the ring's receive position
+ *   Buffered: a receiver queued while the value at the ring's receive position
  *   is in, or a sender while there is room at its send position, is about
  *   to be served (or to look again, in block()).
  *   ch->recv_waiting and ch->send_waiting count the entries of ch->recvq
@@ -114,8 +112,6 @@ struct tl_chan {
     pthread_mutex_t mu;
     size_t elem_size;
     int cap;
-    int len;
-    int head; /* index of the oldest buffered value */
     bool closed;
     bool is_done;
     struct queue sendq, recvq;
@@ -231,11 +227,6 @@ static void flush_wakes_ringing(tl_chan_t *closed)
 static void flush_wakes(void)
 {
     flush_wakes_ringing(NULL);
-}
-
-static char *slot(tl_chan_t *ch, int i)
-{
-    return ch->buf + (size_t)((ch->head + i) % ch->cap) * ch->elem_size;
 }
 
 /* A value's copy: the sizes most values have as constants, so that the
@@ -446,7 +437,7 @@ static void fast_wake(tl_chan_t *ch, struct queue *q)
  * happened now (errno_out is EPIPE for a closed channel). */
 static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
 {
-    if (ch->fast) {
+    if (ch->cap > 0) {
         int pushed = ring_push(ch, val);
         if (pushed < 0)
             *errno_out = EPIPE;
@@ -465,18 +456,13 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
         wake_claimed(r, false);
         return true;
     }
-    if (ch->len < ch->cap) {
-        memcpy(slot(ch, ch->len), val, ch->elem_size);
-        ch->len++;
-        return true;
-    }
     return false;
 }
 
 /* The receive half, with ch locked. */
 static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
 {
-    if (ch->fast) {
+    if (ch->cap > 0) {
         if (ring_pop(ch, val) || (ring_closed(ch) && ring_pop_closed(ch, val))) {
             serve(ch);
             *ok = true;
@@ -487,20 +473,6 @@ static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
         if (val)
             memset(val, 0, ch->elem_size);
         *ok = false;
-        return true;
-    }
-    if (ch->len > 0) {
-        copy_out(ch, val, slot(ch, 0));
-        ch->head = (ch->head + 1) % ch->cap;
-        ch->len--;
-        /* A blocked sender's value takes the freed place, so order holds. */
-        struct sudog *s = claim_first(ch, &ch->sendq);
-        if (s) {
-            memcpy(slot(ch, ch->len), s->c->val, ch->elem_size);
-            ch->len++;
-            wake_claimed(s, false);
-        }
-        *ok = true;
         return true;
     }
     struct sudog *s = claim_first(ch, &ch->sendq);
@@ -597,7 +569,7 @@ void tl_chan_close_at(tl_chan_t *ch, const char *file, int line)
     ch->closed = true;
     ch->wake_at = -1;
     struct sudog *s;
-    if (ch->fast) {
+    if (ch->cap > 0) {
         /* No send claims a slot from now on; the receivers drain the ring. */
         atomic_fetch_or(&ch->sendx, CLOSED_BIT);
         tl_race_release(&ch->ring_closed); /* for a receive that sees it unlocked */
@@ -643,18 +615,13 @@ static void run_due_wake(tl_chan_t *ch)
 
 int tl_chan_len(tl_chan_t *ch)
 {
-    if (!ch)
+    if (!ch || ch->cap == 0)
         return 0;
-    if (ch->fast) {
-        uint64_t sent = atomic_load(&ch->sendx) & ~CLOSED_BIT, received = atomic_load(&ch->recvx);
-        int64_t n = (int64_t)(sent - received);
-        return n < 0 ? 0 : n > ch->cap ? ch->cap : (int)n;
-    }
-    run_due_wake(ch);
-    pthread_mutex_lock(&ch->mu);
-    int n = ch->len;
-    pthread_mutex_unlock(&ch->mu);
-    return n;
+    if (!ch->fast)
+        run_due_wake(ch); /* a timer's value, once due, is in */
+    uint64_t sent = atomic_load(&ch->sendx) & ~CLOSED_BIT, received = atomic_load(&ch->recvx);
+    int64_t n = (int64_t)(sent - received);
+    return n < 0 ? 0 : n > ch->cap ? ch->cap : (int)n;
 }
 
 int tl_chan_cap(tl_chan_t *ch)

@@ -196,7 +196,7 @@ static void round_robin(void *arg)
         chan_send(f->ch[i % f->k], &i);
 }
 
-static double select_cost(int k, int total)
+double bench_select_cost(int k, int total)
 {
     struct fan_in f = { .k = k, .total = total };
     for (int i = 0; i < k; i++)
@@ -282,7 +282,8 @@ static void bench_channels(void)
     go_wait_all(-1);
     chan_release(p.ping);
     chan_release(p.pong);
-    row("chan", "select over 8 channels, fed by another thread", select_cost(8, 500000), "ns/op");
+    row("chan", "select over 8 channels, fed by another thread", bench_select_cost(8, 500000),
+        "ns/op");
     bench_buffered();
 }
 

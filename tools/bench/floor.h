@@ -19,6 +19,10 @@ void bench_row_spread(const char *section, const char *name, struct spread s, co
 /* Ping-pong and wake-all, raw and the project's, with ratios. */
 void bench_floor(void);
 
+/* Nanoseconds per select over k (at most 8) channels of 64 slots that
+ * another thread feeds in turn, total selects. */
+double bench_select_cost(int k, int total);
+
 /* Buffered 1 -> 1 and 4 -> 4 beside a lock-free ring, and select over 2. */
 void bench_buffered(void);
 

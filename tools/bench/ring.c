@@ -131,35 +131,6 @@ static double chan_once(int pairs)
     return l.per_thread * pairs / s / 1e6;
 }
 
-struct fan_in {
-    chan_t *a, *b;
-};
-
-static void round_robin(void *arg)
-{
-    struct fan_in *f = arg;
-    for (int i = 0; i < SELECTS; i++)
-        chan_send(i % 2 ? f->b : f->a, &i);
-}
-
-/* Nanoseconds per select over two channels of 64 slots fed in turn by
- * another thread. */
-static double select_once(void)
-{
-    struct fan_in f = { chan_make(sizeof(int), 64), chan_make(sizeof(int), 64) };
-    go("round-robin", round_robin, &f);
-    int v;
-    struct chan_case cases[] = { chan_recv_case(f.a, &v), chan_recv_case(f.b, &v) };
-    int64_t start = now_ns();
-    for (int i = 0; i < SELECTS; i++)
-        chan_select(cases, 2, -1);
-    double ns = (double)(now_ns() - start) / SELECTS;
-    go_wait_all(-1);
-    chan_release(f.a);
-    chan_release(f.b);
-    return ns;
-}
-
 void bench_buffered(void)
 {
     printf("\nbuffered channels (128 slots) and their lock-free floor (median [min-max] of %d)\n",
@@ -182,7 +153,7 @@ void bench_buffered(void)
     }
     double v[REPS];
     for (int i = 0; i < REPS; i++)
-        v[i] = select_once();
+        v[i] = bench_select_cost(2, SELECTS);
     bench_row_spread("chan", "select over 2 channels, fed by another thread", bench_spread(v, REPS),
                      "ns/op");
 }
