@@ -24,10 +24,11 @@
  * that finds senders queued moves their values into the freed slots, as
  * Go's receive does, so a blocked send has happened once its receiver has
  * made room. A blocked thread is counted (recv_waiting, send_waiting)
- * before it looks at the ring a last time, and a send looks at the count
- * after its value is in (a fence between on either side): so a value
- * never sits in the ring while a receiver sleeps, unless a send before it
- * is still filling its slot, and that send serves them when it has.
+ * before it looks at the ring's positions a last time, and a send looks at
+ * the count after it has claimed its position (each of the four seq_cst):
+ * so either the send serves the receiver once its value is in, or the
+ * receiver sees the claim and does not sleep. A value never sits in the
+ * ring while a receiver sleeps.
  *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
@@ -108,6 +109,7 @@ struct tl_chan {
     atomic_int send_waiting;
     atomic_bool ring_closed; /* CLOSED_BIT is set: read here, not on sendx's busy line */
     bool fast;
+    bool cap_pow2; /* cap is a power of two */
     size_t stride; /* a fast slot: its sequence number, then the value */
     pthread_mutex_t mu;
     size_t elem_size;
@@ -251,7 +253,9 @@ static void copy_out(tl_chan_t *ch, void *dst, const void *src)
 /* A slot: its sequence number, then the value (ch->stride bytes in all). */
 static char *ring_slot(tl_chan_t *ch, uint64_t pos)
 {
-    return ch->buf + pos % (uint64_t)ch->cap * ch->stride;
+    /* a mask where it can: a division takes as long as the rest of a send */
+    uint64_t i = ch->cap_pow2 ? pos & (uint64_t)(ch->cap - 1) : pos % (uint64_t)ch->cap;
+    return ch->buf + i * ch->stride;
 }
 
 static _Atomic uint64_t *slot_seq(char *slot)
@@ -278,8 +282,9 @@ static int ring_push(tl_chan_t *ch, const void *val)
         char *slot = ring_slot(ch, pos);
         uint64_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
         if (seq == 2 * pos) {
+            /* seq_cst: the claim is the store of fast_wake's Dekker pair */
             if (atomic_compare_exchange_weak_explicit(&ch->sendx, &pos, pos + 1,
-                                                      memory_order_relaxed,
+                                                      memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 tl_race_acquire(slot); /* the receive that freed it */
                 copy_value(slot_val(slot), val, ch->elem_size);
@@ -305,7 +310,7 @@ static bool ring_pop(tl_chan_t *ch, void *val)
         uint64_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
         if (seq == 2 * pos + 1) {
             if (atomic_compare_exchange_weak_explicit(&ch->recvx, &pos, pos + 1,
-                                                      memory_order_relaxed,
+                                                      memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 tl_race_acquire(slot); /* the send that filled it */
                 copy_out(ch, val, slot_val(slot));
@@ -354,6 +359,20 @@ static bool ring_has_room(tl_chan_t *ch)
     }
 }
 
+/* Whether a value (op TL_CHAN_RECV) or room (TL_CHAN_SEND) is there or on
+ * its way, by the positions alone: a send or receive that has claimed its
+ * position and not yet filled or emptied its slot counts. block()'s last
+ * look; seq_cst, the other half of fast_wake's pair. */
+static bool ring_coming(tl_chan_t *ch, enum tl_chan_op op)
+{
+    if (op == TL_CHAN_SEND) {
+        uint64_t sendx = atomic_load(&ch->sendx);
+        return (sendx & CLOSED_BIT) || (int64_t)(sendx - atomic_load(&ch->recvx)) < ch->cap;
+    }
+    uint64_t recvx = atomic_load(&ch->recvx);
+    return (atomic_load(&ch->sendx) & ~CLOSED_BIT) != recvx;
+}
+
 /* Closed: read from its own flag, not from sendx, whose line the senders
  * write on every send (a receiver's look must not take it from them). */
 static bool ring_closed(tl_chan_t *ch)
@@ -389,9 +408,10 @@ static bool ring_pop_closed(tl_chan_t *ch, void *val)
  * hands values over directly, until one side has nothing for the other.
  * Called after every push and pop that may have found the other side
  * waiting. A waiter claimed when a receive or send without the lock took
- * its value or slot first polls again (retry), with nothing left behind
- * for it: if a slot before was still being filled (or emptied), the
- * thread doing that calls serve() when it has. */
+ * its value or slot first polls again (retry). If a slot was still being
+ * filled (or emptied), the thread doing that serves the waiter when it
+ * has, or the waiter's last look (block()) sees that slot claimed and does
+ * not sleep. */
 static void serve(tl_chan_t *ch)
 {
     for (bool moved = true; moved;) {
@@ -418,14 +438,16 @@ static void serve(tl_chan_t *ch)
 }
 
 /* After a push (q: the receivers) or a pop (q: the senders) without the
- * lock: if anyone waits on the other side, serve them. The fence pairs
- * with block()'s: either it sees this value (or room), or this sees it
- * counted. */
+ * lock: if anyone waits on the other side, serve them. Dekker's pattern
+ * with block(), all seq_cst: the push or pop claimed its position (a
+ * seq_cst CAS), then reads the count here; block() counts, then reads the
+ * positions (ring_coming). Either this sees the waiter counted, or the
+ * waiter sees the claim and does not sleep. No fence: one here would wait
+ * for the slot's store to reach the partner's CPU, on every send. */
 static void fast_wake(tl_chan_t *ch, struct queue *q)
 {
     atomic_int *waiting = q == &ch->recvq ? &ch->recv_waiting : &ch->send_waiting;
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(waiting, memory_order_relaxed) == 0)
+    if (atomic_load_explicit(waiting, memory_order_seq_cst) == 0)
         return;
     pthread_mutex_lock(&ch->mu);
     serve(ch);
@@ -511,6 +533,7 @@ tl_chan_t *tl_chan_make(size_t elem_size, int capacity)
     /* Fast until a wake is set (before it is shared: tl_chan_set_wake). */
     ch->fast = capacity > 0;
     ch->cap = capacity;
+    ch->cap_pow2 = (capacity & (capacity - 1)) == 0;
     ch->stride = (sizeof(_Atomic uint64_t) + elem_size + sizeof(_Atomic uint64_t) - 1) /
                  sizeof(_Atomic uint64_t) * sizeof(_Atomic uint64_t);
     if (capacity > 0 && !(ch->buf = calloc((size_t)capacity, ch->stride))) {
@@ -642,6 +665,12 @@ static uint64_t next_random(void)
     return x;
 }
 
+/* Uniform in [0, n) but for 2^-32, by a multiply: no division. */
+static int random_below(int n)
+{
+    return (int)((next_random() >> 32) * (uint64_t)n >> 32);
+}
+
 static int by_address(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t)*(tl_chan_t *const *)a, y = (uintptr_t)*(tl_chan_t *const *)b;
@@ -690,7 +719,7 @@ static int scratch_init(struct scratch *sc, struct tl_chan_case *cases, int n)
     if (n > 0)
         sc->order[0] = 0;
     for (int i = 1; i < n; i++) {
-        int j = (int)(next_random() % (uint64_t)(i + 1));
+        int j = random_below(i + 1);
         sc->order[i] = sc->order[j];
         sc->order[j] = i;
     }
@@ -895,20 +924,26 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
         if (ch->wake_at >= 0 && (wake < 0 || ch->wake_at < wake))
             wake = ch->wake_at;
     }
-    /* Counted now (enqueue): a fast send from here on will wake this thread.
-     * One that came between the poll and the count did not look: if its
-     * value (or a receive's room) is there, poll again instead of sleeping. */
-    atomic_thread_fence(memory_order_seq_cst);
-    bool again = false;
+    /* Counted now (enqueue): a fast send or receive that claims its position
+     * from here on will serve this thread. One that claimed it between the
+     * poll and the count may not have looked: if its value (or room) is
+     * there or coming, poll again instead of sleeping. */
+    bool again = false, filling = false;
     for (int i = 0; i < n && !again; i++) {
         tl_chan_t *ch = cases[i].ch;
-        again = ch && ch->fast &&
-                (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
-                                             : ring_has_value(ch) || ring_drained(ch));
+        if (!ch || !ch->fast)
+            continue;
+        if (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
+                                        : ring_has_value(ch) || ring_drained(ch))
+            again = true;
+        else if (ring_coming(ch, cases[i].op))
+            again = filling = true;
     }
     if (again) /* nobody can have claimed it: every channel is still locked */
         atomic_store_explicit(&w.fired, TIMED_OUT, memory_order_relaxed);
     unlock_all(sc);
+    if (filling) /* by a thread that may have lost its CPU: let it finish */
+        sched_yield();
 
     if (!again) {
         tl_block(state, file, line, cases, n, deadline);
@@ -955,12 +990,31 @@ enum { RING_MAX = 64, PAUSE = 1024 };
 static _Thread_local int ring_budget = SPIN_MIN;
 static _Thread_local unsigned ring_looks;
 
+/* Whether a sender that found the ring full should stop looking: when a
+ * few slots are free, not the first. A sender that takes each slot as it
+ * frees writes into the cache line its receiver is reading, and the line
+ * goes back and forth for every value; a sender that waits for a run of
+ * them fills lines the receiver has left. (Up to half the ring, so that
+ * the receiver still has values to take meanwhile. The slow path takes a
+ * single slot: a receiver that stops after one is not waited for long.) */
+enum { ROOM_RUN = 16 };
+static bool ring_has_run_of_room(tl_chan_t *ch)
+{
+    uint64_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    if (pos & CLOSED_BIT)
+        return true;
+    int run = ch->cap / 2 < ROOM_RUN ? ch->cap / 2 : ROOM_RUN;
+    uint64_t last = pos + (uint64_t)(run > 1 ? run - 1 : 0); /* the run's last slot */
+    uint64_t seq = atomic_load_explicit(slot_seq(ring_slot(ch, last)), memory_order_acquire);
+    return (int64_t)(seq - 2 * last) >= 0; /* free for it, or taken since */
+}
+
 static bool ring_ready(const struct tl_chan_case *cases, int n)
 {
     for (int i = 0; i < n; i++) {
         tl_chan_t *ch = cases[i].ch;
         /* a closed channel is ready too: the slow path answers it */
-        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
+        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_run_of_room(ch)
                                                : ring_has_value(ch) || ring_drained(ch)))
             return true;
     }
@@ -1036,7 +1090,7 @@ static int fast_select(struct tl_chan_case *cases, int n, int64_t deadline, cons
     int order[FAST_MAX];
     order[0] = 0;
     for (int i = 1; i < n; i++) { /* Fisher-Yates, as scratch_init */
-        int j = (int)(next_random() % (uint64_t)(i + 1));
+        int j = random_below(i + 1);
         order[i] = order[j];
         order[j] = i;
     }
