@@ -329,12 +329,17 @@ static double wake_all_once(enum crowd_kind kind, int n)
     return ms;
 }
 
-static struct spread wake_all(enum crowd_kind kind, int n)
+/* The three kinds' samples taken in turn, not one kind's seven and then
+ * the next's: this VM's wake-up cost changes by the minute (its CPUs move),
+ * and a ratio of medians taken minutes apart measured that instead. */
+static void wake_all(int n, struct spread out[CROWD_GO_CTX + 1])
 {
-    double v[REPS];
+    double v[CROWD_GO_CTX + 1][REPS];
     for (int r = 0; r < REPS; r++)
-        v[r] = wake_all_once(kind, n);
-    return bench_spread(v, REPS);
+        for (int k = 0; k <= CROWD_GO_CTX; k++)
+            v[k][r] = wake_all_once((enum crowd_kind)k, n);
+    for (int k = 0; k <= CROWD_GO_CTX; k++)
+        out[k] = bench_spread(v[k], REPS);
 }
 
 /* ---- the section ---- */
@@ -404,8 +409,8 @@ void bench_floor(void)
     int sizes[] = { 1000, 10000 };
     for (int s = 0; s < 2; s++) {
         struct spread v[3];
+        wake_all(sizes[s], v);
         for (int k = 0; k < 3; k++) {
-            v[k] = wake_all((enum crowd_kind)k, sizes[s]);
             char name[96];
             snprintf(name, sizeof name, "%d threads woken, to the last return: %s", sizes[s],
                      crowd_names[k]);
