@@ -27,8 +27,10 @@
  * before it looks at the ring's positions a last time, and a send looks at
  * the count after it has claimed its position (each of the four seq_cst):
  * so either the send serves the receiver once its value is in, or the
- * receiver sees the claim and does not sleep. A value never sits in the
- * ring while a receiver sleeps.
+ * receiver sees the claim and polls again instead of sleeping (block()
+ * says what it does when the claim takes long). A value never sits in the
+ * ring while a receiver sleeps, unless a send before it is still filling
+ * its slot; that send serves the receivers when it has.
  *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
@@ -902,9 +904,12 @@ static void waiter_init(struct waiter *w)
 }
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
- * fired, or TIMED_OUT. */
+ * fired, or TIMED_OUT. *fills counts the times this select has found a
+ * slot it waits for claimed and not yet filled (FILL_YIELDS: how many it
+ * yields for before it sleeps). */
+enum { FILL_YIELDS = 4 };
 static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t deadline,
-                 enum tl_state state, const char *file, int line, int *err)
+                 enum tl_state state, const char *file, int line, int *err, int *fills)
 {
     struct waiter w;
     waiter_init(&w);
@@ -925,9 +930,9 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
             wake = ch->wake_at;
     }
     /* Counted now (enqueue): a fast send or receive that claims its position
-     * from here on will serve this thread. One that claimed it between the
-     * poll and the count may not have looked: if its value (or room) is
-     * there or coming, poll again instead of sleeping. */
+     * from here on will serve the queue this thread is in. One that claimed
+     * it between the poll and the count may not have looked: if its value
+     * (or room) is there or coming, poll again instead of sleeping. */
     bool again = false, filling = false;
     for (int i = 0; i < n && !again; i++) {
         tl_chan_t *ch = cases[i].ch;
@@ -939,10 +944,22 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
         else if (ring_coming(ch, cases[i].op))
             again = filling = true;
     }
+    /* Coming, but its slot still being filled (or emptied) after a few
+     * yields: the thread doing it has lost its CPU, or copies a large value.
+     * Sleep instead of spinning: by the time it has, it has seen this
+     * thread counted and serves it. A nap of a millisecond bounds the one
+     * case it may not have: it read the count just before this thread
+     * counted, and its slot's store has not yet reached this CPU. */
+    if (filling && ++*fills > FILL_YIELDS) {
+        again = filling = false;
+        int64_t nap = tl_now_ms() + 1;
+        if (wake < 0 || nap < wake)
+            wake = nap;
+    }
     if (again) /* nobody can have claimed it: every channel is still locked */
         atomic_store_explicit(&w.fired, TIMED_OUT, memory_order_relaxed);
     unlock_all(sc);
-    if (filling) /* by a thread that may have lost its CPU: let it finish */
+    if (filling) /* by a thread that may be waiting for this CPU */
         sched_yield();
 
     if (!again) {
@@ -995,8 +1012,7 @@ static _Thread_local unsigned ring_looks;
  * frees writes into the cache line its receiver is reading, and the line
  * goes back and forth for every value; a sender that waits for a run of
  * them fills lines the receiver has left. (Up to half the ring, so that
- * the receiver still has values to take meanwhile. The slow path takes a
- * single slot: a receiver that stops after one is not waited for long.) */
+ * the receiver still has values to take meanwhile.) */
 enum { ROOM_RUN = 16 };
 static bool ring_has_run_of_room(tl_chan_t *ch)
 {
@@ -1009,13 +1025,24 @@ static bool ring_has_run_of_room(tl_chan_t *ch)
     return (int64_t)(seq - 2 * last) >= 0; /* free for it, or taken since */
 }
 
-static bool ring_ready(const struct tl_chan_case *cases, int n)
+/* look: how many looks have found nothing. From RUN_LOOKS on, one free
+ * slot will do: a receiver that takes one value and then waits for this
+ * sender would never make a run (about 1.6 us of looks, the time a busy
+ * receiver takes to free a run here). */
+enum { RUN_LOOKS = 4 };
+static bool ring_ready(const struct tl_chan_case *cases, int n, int look)
 {
     for (int i = 0; i < n; i++) {
         tl_chan_t *ch = cases[i].ch;
+        if (!ch)
+            continue;
         /* a closed channel is ready too: the slow path answers it */
-        if (ch && (cases[i].op == TL_CHAN_SEND ? ring_has_run_of_room(ch)
-                                               : ring_has_value(ch) || ring_drained(ch)))
+        bool ready;
+        if (cases[i].op == TL_CHAN_RECV)
+            ready = ring_has_value(ch) || ring_drained(ch);
+        else
+            ready = look < RUN_LOOKS ? ring_has_run_of_room(ch) : ring_has_room(ch);
+        if (ready)
             return true;
     }
     return false;
@@ -1029,7 +1056,7 @@ static bool look_at_rings(const struct tl_chan_case *cases, int n)
      * nothing while the partner was away would never grow back. */
     int budget = ++ring_looks % PROBE_EVERY == 0 ? RING_MAX : ring_budget;
     for (int i = 0; i < budget; i++) {
-        if (ring_ready(cases, n)) {
+        if (ring_ready(cases, n, i)) {
             if (ring_budget < 4 * i)
                 ring_budget = 4 * i < RING_MAX ? 4 * i : RING_MAX;
             return true;
@@ -1114,7 +1141,7 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
     int saved_errno = errno; /* the futex waits below may change it */
     if (scratch_init(&sc, cases, n) < 0)
         return -1;
-    int err = 0, chosen;
+    int err = 0, chosen, fills = 0;
     for (;;) {
         bool due;
         lock_all(&sc);
@@ -1135,7 +1162,7 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
             err = ETIMEDOUT;
             break;
         }
-        chosen = block(&sc, cases, n, deadline, state, file, line, &err);
+        chosen = block(&sc, cases, n, deadline, state, file, line, &err, &fills);
         if (chosen >= 0)
             break;
         /* Timed out: either the deadline passed or a channel's wake came due;

@@ -1,0 +1,192 @@
+/* A send or receive that loses its CPU in the middle of its copy, on
+ * purpose: the value's second page is unreadable (or, for a receive, its
+ * buffer's second page unwritable), so the copy faults half-way, and the
+ * fault's handler holds the thread there until the test lets it go. The
+ * slot is then claimed and not yet filled (or emptied), as when the thread
+ * is preempted there. A thread that waits for that slot must sleep, not
+ * spin, and be served when the copy ends. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "clock.h"
+#include "go.h"
+#include "unit.h"
+
+/* Two pages: the copy reads (or writes) the first, then stops at the second. */
+static char *region;
+static size_t page;
+static atomic_bool stalled;
+static int release[2]; /* a byte written here lets the copy go on */
+
+static void on_fault(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    char *at = info->si_addr;
+    if (at < region + page || at >= region + 2 * page) {
+        signal(sig, SIG_DFL); /* a real fault: die of it */
+        return;
+    }
+    atomic_store(&stalled, true);
+    char c;
+    while (read(release[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    mprotect(region + page, page, PROT_READ | PROT_WRITE); /* the copy resumes */
+}
+
+static void stall_setup(void)
+{
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    region = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(region, MAP_FAILED);
+    memset(region, 7, 2 * page);
+    ck_assert_int_eq(pipe(release), 0);
+    struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO };
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGSEGV, &sa, NULL), 0);
+    atomic_store(&stalled, false);
+    /* From here, a copy into or out of the second page stops there. */
+    ck_assert_int_eq(mprotect(region + page, page, PROT_NONE), 0);
+}
+
+/* go() starts its threads with every signal blocked; a fault on purpose
+ * must reach on_fault (a blocked one kills the process). */
+static void take_faults(void)
+{
+    sigset_t segv;
+    sigemptyset(&segv);
+    sigaddset(&segv, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &segv, NULL);
+}
+
+static int is_stalled(void *arg)
+{
+    (void)arg;
+    return atomic_load(&stalled);
+}
+
+static void let_go(void)
+{
+    ck_assert_int_eq(write(release[1], "x", 1), 1);
+}
+
+static void stall_teardown(void)
+{
+    munmap(region, 2 * page);
+    close(release[0]);
+    close(release[1]);
+}
+
+struct pair {
+    chan_t *ch, *done;
+};
+
+static void send_region(void *arg)
+{
+    struct pair *p = arg;
+    take_faults();
+    chan_send(p->ch, region); /* its value is the region: stalls half-way */
+    chan_send(p->done, &(int){ 1 });
+}
+
+/* The next thread's word on done: 1 for done and right, 0 for a wrong
+ * value, -1 if none came within 2 s. */
+static int done_within(chan_t *done)
+{
+    int word = -1;
+    struct chan_case c = chan_recv_case(done, &word);
+    if (chan_select(&c, 1, deadline_after(2000 * unit_slowdown())) != 0)
+        return -1;
+    return word;
+}
+
+static void receive_and_check(void *arg)
+{
+    struct pair *p = arg;
+    char *got = malloc(2 * page);
+    chan_recv(p->ch, got);
+    int same = got[0] == 7 && got[2 * page - 1] == 7;
+    free(got);
+    chan_send(p->done, &same);
+}
+
+START_TEST(a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy)
+{
+    stall_setup();
+    struct pair p = { chan_make(2 * page, 4), chan_make(sizeof(int), 2) };
+    ck_assert_int_eq(go("sender", send_region, &p), 0);
+    ck_assert_msg(unit_eventually(is_stalled, NULL, 2000), "the send's copy never stalled");
+    ck_assert_int_eq(chan_len(p.ch), 1); /* claimed, not filled */
+    ck_assert_int_eq(go("receiver", receive_and_check, &p), 0);
+    /* The census shows a thread blocked only once it has gone to sleep: a
+     * receiver that polled again and again for the claimed slot never is. */
+    ck_assert_msg(unit_blocked(1, "receiver", "chan_recv"),
+                  "the receiver never went to sleep while the send it waits for was stalled");
+    let_go();
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(done_within(p.done) == 1,
+                      "the stalled send, once its copy ended, did not reach its sleeping "
+                      "receiver whole (%d of 2 threads done)", i);
+    go_wait_all(-1);
+    chan_release(p.ch);
+    chan_release(p.done);
+    stall_teardown();
+}
+END_TEST
+
+static void receive_into_region(void *arg)
+{
+    struct pair *p = arg;
+    take_faults();
+    chan_recv(p->ch, region); /* its buffer is the region: stalls half-way */
+    chan_send(p->done, &(int){ 1 });
+}
+
+static void send_one(void *arg)
+{
+    struct pair *p = arg;
+    char *v = calloc(1, 2 * page);
+    chan_send(p->ch, v);
+    free(v);
+    chan_send(p->done, &(int){ 1 });
+}
+
+START_TEST(a_sender_sleeps_while_the_receive_it_waits_for_is_stalled_mid_copy)
+{
+    stall_setup();
+    struct pair p = { chan_make(2 * page, 1), chan_make(sizeof(int), 2) };
+    char *v = calloc(1, 2 * page);
+    chan_send(p.ch, v); /* full */
+    free(v);
+    ck_assert_int_eq(go("receiver", receive_into_region, &p), 0);
+    ck_assert_msg(unit_eventually(is_stalled, NULL, 2000), "the receive's copy never stalled");
+    ck_assert_int_eq(go("sender", send_one, &p), 0);
+    ck_assert_msg(unit_blocked(1, "sender", "chan_send"),
+                  "the sender never went to sleep while the receive it waits for was stalled");
+    let_go();
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(done_within(p.done) == 1,
+                      "the stalled receive, once its copy ended, did not serve its sleeping "
+                      "sender (%d of 2 threads done)", i);
+    ck_assert(chan_recv(p.ch, NULL)); /* the sender's value, moved into the room made */
+    go_wait_all(-1);
+    chan_release(p.ch);
+    chan_release(p.done);
+    stall_teardown();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("stall");
+    UNIT_ADD(s, a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy);
+    UNIT_ADD(s, a_sender_sleeps_while_the_receive_it_waits_for_is_stalled_mid_copy);
+    return unit_run(s);
+}
