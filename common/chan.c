@@ -933,17 +933,18 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
      * from here on will serve the queue this thread is in. One that claimed
      * it between the poll and the count may not have looked: if its value
      * (or room) is there or coming, poll again instead of sleeping. */
-    bool again = false, filling = false;
-    for (int i = 0; i < n && !again; i++) {
+    bool ready = false, filling = false;
+    for (int i = 0; i < n && !ready; i++) {
         tl_chan_t *ch = cases[i].ch;
         if (!ch || !ch->fast)
             continue;
         if (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
                                         : ring_has_value(ch) || ring_drained(ch))
-            again = true;
+            ready = true;
         else if (ring_coming(ch, cases[i].op))
-            again = filling = true;
+            filling = true;
     }
+    filling = filling && !ready;
     /* Coming, but its slot still being filled (or emptied) after a few
      * yields: the thread doing it has lost its CPU, or copies a large value.
      * Sleep instead of spinning: by the time it has, it has seen this
@@ -951,11 +952,12 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
      * case it may not have: it read the count just before this thread
      * counted, and its slot's store has not yet reached this CPU. */
     if (filling && ++*fills > FILL_YIELDS) {
-        again = filling = false;
+        filling = false;
         int64_t nap = tl_now_ms() + 1;
         if (wake < 0 || nap < wake)
             wake = nap;
     }
+    bool again = ready || filling;
     if (again) /* nobody can have claimed it: every channel is still locked */
         atomic_store_explicit(&w.fired, TIMED_OUT, memory_order_relaxed);
     unlock_all(sc);
