@@ -30,7 +30,8 @@
  * receiver sees the claim and polls again instead of sleeping (block()
  * says what it does when the claim takes long). A value never sits in the
  * ring while a receiver sleeps, unless a send before it is still filling
- * its slot; that send serves the receivers when it has.
+ * its slot; that send serves the receivers when it has (or, in one case
+ * block() names, the receiver's nap ends first).
  *
  * Invariants, with ch->mu held, counting only live entries (a sudog whose
  * waiter has not fired; a fired one is stale and skipped):
@@ -391,16 +392,31 @@ static bool ring_drained(tl_chan_t *ch)
     return atomic_load_explicit(&ch->recvx, memory_order_acquire) == (sendx & ~CLOSED_BIT);
 }
 
+/* A thread that waits for a slot another thread has claimed and is still
+ * filling (or emptying) yields FILL_YIELDS times, then sleeps: the other
+ * thread may have lost its CPU, or be copying a large value, and a waiter
+ * that kept polling would burn a CPU meanwhile (a SCHED_FIFO one would
+ * keep it from the filler for good). */
+enum { FILL_YIELDS = 4 };
+
 /* A receive on a closed ring: the next value, waiting out a send from
  * before the close that is still filling its slot (it needs no lock to
  * finish), so that a closed channel is always ready, as in Go. False once
- * it is drained. */
+ * it is drained. Nobody wakes a thread here when the slot is filled, so
+ * its naps are short: 50 us, doubling up to 1 ms. */
 static bool ring_pop_closed(tl_chan_t *ch, void *val)
 {
-    while (!ring_pop(ch, val)) {
+    for (int tries = 0; !ring_pop(ch, val); tries++) {
         if (ring_drained(ch))
             return false;
-        sched_yield();
+        if (tries < FILL_YIELDS) {
+            sched_yield();
+            continue;
+        }
+        int doublings = tries - FILL_YIELDS < 5 ? tries - FILL_YIELDS : 5;
+        long ns = 50000L << doublings;
+        struct timespec nap = { 0, ns < 1000000 ? ns : 1000000 };
+        nanosleep(&nap, NULL);
     }
     return true;
 }
@@ -904,10 +920,8 @@ static void waiter_init(struct waiter *w)
 }
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
- * fired, or TIMED_OUT. *fills counts the times this select has found a
- * slot it waits for claimed and not yet filled (FILL_YIELDS: how many it
- * yields for before it sleeps). */
-enum { FILL_YIELDS = 4 };
+ * fired, or TIMED_OUT. *fills counts the times in a row this select has
+ * found a slot it waits for claimed and not yet filled. */
 static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t deadline,
                  enum tl_state state, const char *file, int line, int *err, int *fills)
 {
@@ -945,15 +959,17 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
             filling = true;
     }
     filling = filling && !ready;
-    /* Coming, but its slot still being filled (or emptied) after a few
-     * yields: the thread doing it has lost its CPU, or copies a large value.
-     * Sleep instead of spinning: by the time it has, it has seen this
-     * thread counted and serves it. A nap of a millisecond bounds the one
-     * case it may not have: it read the count just before this thread
-     * counted, and its slot's store has not yet reached this CPU. */
-    if (filling && ++*fills > FILL_YIELDS) {
+    /* Coming, but its slot still being filled (or emptied) after
+     * FILL_YIELDS yields: sleep. By the time the thread doing it has
+     * finished, it has seen this thread counted and serves it. Naps of up
+     * to 1, 2, 4 ... 64 ms bound the one case it may not have: it read the
+     * count just before this thread counted, and its slot's store had not
+     * yet reached this CPU (which a yield would have seen). */
+    *fills = filling ? *fills + 1 : 0;
+    if (*fills > FILL_YIELDS) {
         filling = false;
-        int64_t nap = tl_now_ms() + 1;
+        int doublings = *fills - FILL_YIELDS - 1 < 6 ? *fills - FILL_YIELDS - 1 : 6;
+        int64_t nap = tl_now_ms() + ((int64_t)1 << doublings);
         if (wake < 0 || nap < wake)
             wake = nap;
     }

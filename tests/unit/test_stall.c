@@ -4,7 +4,8 @@
  * fault's handler holds the thread there until the test lets it go. The
  * slot is then claimed and not yet filled (or emptied), as when the thread
  * is preempted there. A thread that waits for that slot must sleep, not
- * spin, and be served when the copy ends. */
+ * spin, and be served when the copy ends; so must a receive on a channel
+ * closed while a send from before the close was still copying. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -45,7 +47,7 @@ static void stall_setup(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
     region = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(region, MAP_FAILED);
+    ck_assert_msg(region != MAP_FAILED, "mmap of two pages failed");
     memset(region, 7, 2 * page);
     ck_assert_int_eq(pipe(release), 0);
     struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO };
@@ -183,10 +185,83 @@ START_TEST(a_sender_sleeps_while_the_receive_it_waits_for_is_stalled_mid_copy)
 }
 END_TEST
 
+/* A receive on a closed channel waits out a send from before the close:
+ * its value is the channel's, as in Go. How much CPU that wait takes. */
+struct timed {
+    chan_t *ch, *done;
+    atomic_bool receiving;
+    double cpu_ms, wall_ms;
+    bool whole; /* received, and the value is the one sent */
+};
+
+static double ms_of(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void receive_timed(void *arg)
+{
+    struct timed *t = arg;
+    char *got = malloc(2 * page);
+    atomic_store(&t->receiving, true);
+    double cpu = ms_of(CLOCK_THREAD_CPUTIME_ID), wall = ms_of(CLOCK_MONOTONIC);
+    bool ok = chan_recv(t->ch, got);
+    t->cpu_ms = ms_of(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    t->wall_ms = ms_of(CLOCK_MONOTONIC) - wall;
+    t->whole = ok && got[0] == 7 && got[2 * page - 1] == 7;
+    free(got);
+    chan_send(t->done, &(int){ 1 });
+}
+
+static void send_region_timed(void *arg)
+{
+    struct timed *t = arg;
+    take_faults();
+    chan_send(t->ch, region);
+    chan_send(t->done, &(int){ 1 });
+}
+
+static int is_receiving(void *arg)
+{
+    return atomic_load(&((struct timed *)arg)->receiving);
+}
+
+START_TEST(a_receive_on_a_closed_channel_sleeps_while_a_send_from_before_is_stalled)
+{
+    stall_setup();
+    struct timed t = { .ch = chan_make(2 * page, 4), .done = chan_make(sizeof(int), 2) };
+    ck_assert_int_eq(go("sender", send_region_timed, &t), 0);
+    ck_assert_msg(unit_eventually(is_stalled, NULL, 2000), "the send's copy never stalled");
+    chan_close(t.ch); /* the send claimed its slot before: its value is in */
+    ck_assert_int_eq(go("receiver", receive_timed, &t), 0);
+    ck_assert(unit_eventually(is_receiving, &t, 2000));
+    /* Not a synchronisation: the window in which a receiver that polled
+     * instead of sleeping would burn its CPU. */
+    struct timespec window = { 0, 100 * 1000000L };
+    nanosleep(&window, NULL);
+    let_go();
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(done_within(t.done) == 1, "the stalled send or its receiver never finished "
+                                                "(%d of 2 threads done)", i);
+    go_wait_all(-1);
+    ck_assert_msg(t.whole, "the receive on the closed channel did not get the value sent before "
+                           "the close");
+    ck_assert_msg(t.cpu_ms < t.wall_ms / 4,
+                  "the receiver used %.1f ms of CPU in the %.1f ms it waited for the stalled send "
+                  "(it polled instead of sleeping)", t.cpu_ms, t.wall_ms);
+    chan_release(t.ch);
+    chan_release(t.done);
+    stall_teardown();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stall");
     UNIT_ADD(s, a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy);
     UNIT_ADD(s, a_sender_sleeps_while_the_receive_it_waits_for_is_stalled_mid_copy);
+    UNIT_ADD(s, a_receive_on_a_closed_channel_sleeps_while_a_send_from_before_is_stalled);
     return unit_run(s);
 }
