@@ -22,7 +22,8 @@
 #include "go.h"
 #include "unit.h"
 
-/* Two pages: the copy reads (or writes) the first, then stops at the second. */
+/* Two pages; a copy stops when it reaches the second (in whatever order
+ * memcpy takes them). */
 static char *region;
 static size_t page;
 static atomic_bool stalled;
