@@ -392,6 +392,34 @@ static bool ring_drained(tl_chan_t *ch)
     return atomic_load_explicit(&ch->recvx, memory_order_acquire) == (sendx & ~CLOSED_BIT);
 }
 
+/* Whether a sender that found the ring full should stop looking: when a
+ * few slots are free, not the first. A sender that takes each slot as it
+ * frees writes into the cache line its receiver is reading, and the line
+ * goes back and forth for every value; a sender that waits for a run of
+ * them fills lines the receiver has left. (Up to half the ring, so that
+ * the receiver still has values to take meanwhile.) */
+enum { ROOM_RUN = 16 };
+static bool ring_has_run_of_room(tl_chan_t *ch)
+{
+    uint64_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
+    if (pos & CLOSED_BIT)
+        return true;
+    int run = ch->cap / 2 < ROOM_RUN ? ch->cap / 2 : ROOM_RUN;
+    uint64_t last = pos + (uint64_t)(run > 1 ? run - 1 : 0); /* the run's last slot */
+    uint64_t seq = atomic_load_explicit(slot_seq(ring_slot(ch, last)), memory_order_acquire);
+    return (int64_t)(seq - 2 * last) >= 0; /* free for it, or taken since */
+}
+
+/* Whether a fast channel's case can go now: a value to receive (or a
+ * close: the slow path answers it), or room to send; with run, a run of
+ * room (ring_has_run_of_room). */
+static bool case_ready(const struct tl_chan_case *c, bool run)
+{
+    if (c->op == TL_CHAN_RECV)
+        return ring_has_value(c->ch) || ring_drained(c->ch);
+    return run ? ring_has_run_of_room(c->ch) : ring_has_room(c->ch);
+}
+
 /* A thread that waits for a slot another thread has claimed and is still
  * filling (or emptying) yields FILL_YIELDS times, then sleeps: the other
  * thread may have lost its CPU, or be copying a large value, and a waiter
@@ -952,8 +980,7 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
         tl_chan_t *ch = cases[i].ch;
         if (!ch || !ch->fast)
             continue;
-        if (cases[i].op == TL_CHAN_SEND ? ring_has_room(ch)
-                                        : ring_has_value(ch) || ring_drained(ch))
+        if (case_ready(&cases[i], false))
             ready = true;
         else if (ring_coming(ch, cases[i].op))
             filling = true;
@@ -1025,24 +1052,6 @@ enum { RING_MAX = 64, PAUSE = 1024 };
 static _Thread_local int ring_budget = SPIN_MIN;
 static _Thread_local unsigned ring_looks;
 
-/* Whether a sender that found the ring full should stop looking: when a
- * few slots are free, not the first. A sender that takes each slot as it
- * frees writes into the cache line its receiver is reading, and the line
- * goes back and forth for every value; a sender that waits for a run of
- * them fills lines the receiver has left. (Up to half the ring, so that
- * the receiver still has values to take meanwhile.) */
-enum { ROOM_RUN = 16 };
-static bool ring_has_run_of_room(tl_chan_t *ch)
-{
-    uint64_t pos = atomic_load_explicit(&ch->sendx, memory_order_relaxed);
-    if (pos & CLOSED_BIT)
-        return true;
-    int run = ch->cap / 2 < ROOM_RUN ? ch->cap / 2 : ROOM_RUN;
-    uint64_t last = pos + (uint64_t)(run > 1 ? run - 1 : 0); /* the run's last slot */
-    uint64_t seq = atomic_load_explicit(slot_seq(ring_slot(ch, last)), memory_order_acquire);
-    return (int64_t)(seq - 2 * last) >= 0; /* free for it, or taken since */
-}
-
 /* look: how many looks have found nothing. From RUN_LOOKS on, one free
  * slot will do: a receiver that takes one value and then waits for this
  * sender would never make a run (about 1.6 us of looks, the time a busy
@@ -1050,19 +1059,9 @@ static bool ring_has_run_of_room(tl_chan_t *ch)
 enum { RUN_LOOKS = 4 };
 static bool ring_ready(const struct tl_chan_case *cases, int n, int look)
 {
-    for (int i = 0; i < n; i++) {
-        tl_chan_t *ch = cases[i].ch;
-        if (!ch)
-            continue;
-        /* a closed channel is ready too: the slow path answers it */
-        bool ready;
-        if (cases[i].op == TL_CHAN_RECV)
-            ready = ring_has_value(ch) || ring_drained(ch);
-        else
-            ready = look < RUN_LOOKS ? ring_has_run_of_room(ch) : ring_has_room(ch);
-        if (ready)
+    for (int i = 0; i < n; i++)
+        if (cases[i].ch && case_ready(&cases[i], look < RUN_LOOKS))
             return true;
-    }
     return false;
 }
 
