@@ -828,10 +828,10 @@ static int poll_cases(struct scratch *sc, struct tl_chan_case *cases, int n, boo
  * whether answers have come back within reach. That often, because one late
  * answer puts both partners to sleep: each then answers only once woken,
  * later than any worn-down look waits, until a full look outwaits a
- * wake-up. Not on a thread's first look: most threads look only a few times
- * (a request's), and a full look that nobody answers costs a server 8% of
- * its requests. On one CPU nothing can answer a look. */
-enum { SPIN_MIN = 16, SPIN_MAX = 1 << 15, PROBE_LOOKS = 64, PROBE_EVERY = 1024 };
+ * wake-up. Not on a thread's first look: a request's threads look only a
+ * few times, and a full look that nobody answers cost 04 fixed's server 8%
+ * of its throughput. On one CPU nothing can answer a look. */
+enum { SPIN_MIN = 16, SPIN_MAX = 1 << 15, PROBE_LOOKS = 64 };
 static _Thread_local int spin_budget = SPIN_MIN;
 static _Thread_local unsigned parks;
 static atomic_int cpus; /* 0: not counted yet */
@@ -1053,7 +1053,7 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
  * partner's cache line away from it and slows the very write it waits
  * for, and the partner meanwhile fills (or empties) several slots, which
  * the looker then takes in one run, as Go's parked receiver does. */
-enum { RING_MAX = 64, PAUSE = 1024 };
+enum { RING_MAX = 64, PAUSE = 1024, RING_PROBE_EVERY = 1024 };
 static _Thread_local int ring_budget = SPIN_MIN;
 static _Thread_local unsigned ring_looks;
 
@@ -1074,9 +1074,11 @@ static bool look_at_rings(const struct tl_chan_case *cases, int n)
 {
     if (n == 0 || online_cpus() < 2)
         return false;
-    /* Now and then a long look, as look()'s probe: a budget worn down to
-     * nothing while the partner was away would never grow back. */
-    int budget = ++ring_looks % PROBE_EVERY == 0 ? RING_MAX : ring_budget;
+    /* Now and then a long look: a budget worn down to nothing while the
+     * partner was away would never grow back. (Every 1024th, as look()'s
+     * was: the buffered rows were measured so; look()'s came down to 64
+     * for the ping-pong's spell of both partners asleep.) */
+    int budget = ++ring_looks % RING_PROBE_EVERY == 0 ? RING_MAX : ring_budget;
     for (int i = 0; i < budget; i++) {
         if (ring_ready(cases, n, i)) {
             if (ring_budget < 4 * i)

@@ -292,7 +292,7 @@ static void crowd_go(void *arg)
  * get go()'s stack size, and none exits before the last has returned, so
  * that only the wake differs. Exits in the window (a stack unmapped and
  * every CPU's TLB flushed; for go(), the census's record removed under its
- * lock) took half of it here, and moved its rounds' ratios from 0.5 to 2.3
+ * lock) took 40-50% of it here, and moved its rounds' ratios from 0.5 to 2.3
  * for the same code. */
 static double wake_all_once(enum crowd_kind kind, int n)
 {
@@ -313,6 +313,10 @@ static double wake_all_once(enum crowd_kind kind, int n)
         started++;
     }
     pthread_attr_destroy(&attr);
+    if (started == 0) { /* nobody would tell the main thread: it would wait for ever */
+        fprintf(stderr, "bench: could not start one thread of the crowd of %d\n", n);
+        exit(1);
+    }
     atomic_fetch_sub(&c.left, n - started);
     while (atomic_load(&c.arrived) < started)
         sched_yield();
