@@ -427,24 +427,31 @@ static bool case_ready(const struct tl_chan_case *c, bool run)
  * keep it from the filler for good). */
 enum { FILL_YIELDS = 4 };
 
-/* A receive on a closed ring: the next value, waiting out a send from
- * before the close that is still filling its slot (it needs no lock to
- * finish), so that a closed channel is always ready, as in Go. False once
- * it is drained. Nobody wakes a thread here when the slot is filled, so
- * its naps are short: 50 us, doubling up to 1 ms. */
+/* One wait of a receive on a closed ring for a send from before the close
+ * that is still filling its slot (it needs no lock to finish). Nobody wakes
+ * a thread here when the slot is filled, so after FILL_YIELDS yields its
+ * naps are short: 50 us, doubling up to 1 ms. tries: the waits before. */
+static void wait_for_fill(int tries)
+{
+    if (tries < FILL_YIELDS) {
+        sched_yield();
+        return;
+    }
+    int doublings = tries - FILL_YIELDS < 5 ? tries - FILL_YIELDS : 5;
+    long ns = 50000L << doublings;
+    struct timespec nap = { 0, ns < 1000000 ? ns : 1000000 };
+    nanosleep(&nap, NULL);
+}
+
+/* A receive on a closed ring, with no lock held: the next value, waited
+ * for if its send is still filling it, so that a closed channel is always
+ * ready, as in Go. False once it is drained. */
 static bool ring_pop_closed(tl_chan_t *ch, void *val)
 {
     for (int tries = 0; !ring_pop(ch, val); tries++) {
         if (ring_drained(ch))
             return false;
-        if (tries < FILL_YIELDS) {
-            sched_yield();
-            continue;
-        }
-        int doublings = tries - FILL_YIELDS < 5 ? tries - FILL_YIELDS : 5;
-        long ns = 50000L << doublings;
-        struct timespec nap = { 0, ns < 1000000 ? ns : 1000000 };
-        nanosleep(&nap, NULL);
+        wait_for_fill(tries);
     }
     return true;
 }
@@ -527,17 +534,24 @@ static bool try_send(tl_chan_t *ch, const void *val, int *errno_out)
     return false;
 }
 
-/* The receive half, with ch locked. */
-static bool try_recv(tl_chan_t *ch, void *val, bool *ok)
+/* The receive half, with ch locked. *coming: the ring is closed and its
+ * next value, sent before the close, is still being copied in; the caller
+ * drops its locks, waits (wait_for_fill) and polls again, so that nobody
+ * queues on them meanwhile: a cancel on a select's other channel, say. */
+static bool try_recv(tl_chan_t *ch, void *val, bool *ok, bool *coming)
 {
     if (ch->cap > 0) {
-        if (ring_pop(ch, val) || (ring_closed(ch) && ring_pop_closed(ch, val))) {
+        if (ring_pop(ch, val)) {
             serve(ch);
             *ok = true;
             return true;
         }
         if (!ring_closed(ch))
             return false;
+        if (!ring_drained(ch)) {
+            *coming = true;
+            return false;
+        }
         if (val)
             memset(val, 0, ch->elem_size);
         *ok = false;
@@ -796,10 +810,10 @@ static void unlock_all(struct scratch *sc)
 /* Pass 1: the first ready case in poll order, done now; -1 if none is ready.
  * *due is set when a channel's wake has come due instead. */
 static int poll_cases(struct scratch *sc, struct tl_chan_case *cases, int n, bool *due,
-                      int *err)
+                      bool *coming, int *err)
 {
     int64_t now = -1;
-    *due = false;
+    *due = *coming = false;
     for (int k = 0; k < n; k++) {
         int i = sc->order[k];
         struct tl_chan_case *c = &cases[i];
@@ -814,7 +828,7 @@ static int poll_cases(struct scratch *sc, struct tl_chan_case *cases, int n, boo
             }
         }
         if (c->op == TL_CHAN_SEND ? try_send(c->ch, c->val, err)
-                               : try_recv(c->ch, c->val, &c->ok))
+                               : try_recv(c->ch, c->val, &c->ok, coming))
             return i;
     }
     return -1;
@@ -1165,11 +1179,11 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
     int saved_errno = errno; /* the futex waits below may change it */
     if (scratch_init(&sc, cases, n) < 0)
         return -1;
-    int err = 0, chosen, fills = 0;
+    int err = 0, chosen, fills = 0, fill_waits = 0;
     for (;;) {
-        bool due;
+        bool due, coming;
         lock_all(&sc);
-        chosen = poll_cases(&sc, cases, n, &due, &err);
+        chosen = poll_cases(&sc, cases, n, &due, &coming, &err);
         if (chosen >= 0) {
             unlock_all(&sc);
             flush_wakes();
@@ -1179,6 +1193,11 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
             unlock_all(&sc);
             for (int i = 0; i < sc.nlocks; i++)
                 run_due_wake(sc.locks[i]);
+            continue;
+        }
+        if (coming) { /* a closed channel is ready: its value is on its way */
+            unlock_all(&sc);
+            wait_for_fill(fill_waits++);
             continue;
         }
         if (deadline >= 0 && tl_now_ms() >= deadline) {
@@ -1295,10 +1314,12 @@ bool tl_chan_offer(tl_chan_t *ch, const void *val)
 
 bool tl_chan_take(tl_chan_t *ch, void *val)
 {
-    bool ok = false;
+    bool ok = false, coming = false;
     pthread_mutex_lock(&ch->mu);
-    bool got = try_recv(ch, val, &ok) && ok;
+    bool got = try_recv(ch, val, &ok, &coming) && ok;
     pthread_mutex_unlock(&ch->mu);
+    if (coming)
+        got = ring_pop_closed(ch, val);
     flush_wakes();
     return got;
 }

@@ -5,20 +5,24 @@
  * slot is then claimed and not yet filled (or emptied), as when the thread
  * is preempted there. A thread that waits for that slot must sleep, not
  * spin, and be served when the copy ends; so must a receive on a channel
- * closed while a send from before the close was still copying. */
+ * closed while a send from before the close was still copying, and it must
+ * hold no lock while it waits. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
 #include "clock.h"
+#include "context.h"
 #include "go.h"
 #include "unit.h"
 
@@ -258,11 +262,97 @@ START_TEST(a_receive_on_a_closed_channel_sleeps_while_a_send_from_before_is_stal
 }
 END_TEST
 
+/* The same wait in a select with a context's Done, as a handler selects:
+ * the cancel must not queue behind it on Done's lock. */
+struct selecting {
+    chan_t *ch, *done;
+    ctx_t *ctx;
+    atomic_int tid;           /* the selecting thread's, once it selects */
+    atomic_bool cancelled;    /* ctx_cancel has returned */
+    int chosen;
+    bool whole;
+};
+
+static void select_closed_or_done(void *arg)
+{
+    struct selecting *s = arg;
+    char *got = malloc(2 * page);
+    struct chan_case cases[] = { chan_recv_case(s->ch, got), chan_recv_case(ctx_done(s->ctx), NULL) };
+    atomic_store(&s->tid, (int)syscall(SYS_gettid));
+    s->chosen = chan_select(cases, 2, -1);
+    s->whole = s->chosen == 1 || (cases[0].ok && got[0] == 7 && got[2 * page - 1] == 7);
+    free(got);
+    chan_send(s->done, &(int){ 1 });
+}
+
+static void cancel_it(void *arg)
+{
+    struct selecting *s = arg;
+    ctx_cancel(s->ctx);
+    atomic_store(&s->cancelled, true);
+}
+
+/* The selecting thread asleep in the kernel (its nap), not just started. */
+static int is_napping(void *arg)
+{
+    int tid = atomic_load(&((struct selecting *)arg)->tid);
+    if (tid == 0)
+        return 0;
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *end = strrchr(stat, ')'); /* the name may hold spaces */
+    return end && end[1] == ' ' && end[2] == 'S';
+}
+
+static int is_cancelled(void *arg)
+{
+    return atomic_load(&((struct selecting *)arg)->cancelled);
+}
+
+START_TEST(a_select_waiting_out_a_stalled_send_on_a_closed_channel_holds_no_lock)
+{
+    stall_setup();
+    struct selecting s = { .ch = chan_make(2 * page, 4), .done = chan_make(sizeof(int), 2),
+                           .ctx = ctx_with_cancel(ctx_background()) };
+    struct pair p = { s.ch, s.done };
+    ck_assert_int_eq(go("sender", send_region, &p), 0);
+    ck_assert_msg(unit_eventually(is_stalled, NULL, 2000), "the send's copy never stalled");
+    chan_close(s.ch);
+    ck_assert_int_eq(go("selecter", select_closed_or_done, &s), 0);
+    ck_assert_msg(unit_eventually(is_napping, &s, 2000),
+                  "the select never slept while the send it waits for was stalled");
+    ck_assert_int_eq(go("canceller", cancel_it, &s), 0);
+    int ms = 2000 * unit_slowdown();
+    bool cancelled = unit_eventually(is_cancelled, &s, ms);
+    let_go(); /* before any assertion can fail: the threads must end */
+    ck_assert_msg(cancelled, "ctx_cancel did not return within %d ms while a select on the "
+                             "context's Done waited for a send stalled mid-copy (the select must "
+                             "not hold Done's lock while it waits)", ms);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(done_within(s.done) == 1, "the stalled send or the select never finished "
+                                                "(%d of 2 threads done)", i);
+    go_wait_all(-1);
+    ck_assert_msg(s.whole, "the select took case %d, and the closed channel's value was not the "
+                           "one sent before the close", s.chosen);
+    ctx_release(s.ctx);
+    chan_release(s.ch);
+    chan_release(s.done);
+    stall_teardown();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stall");
     UNIT_ADD(s, a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy);
     UNIT_ADD(s, a_sender_sleeps_while_the_receive_it_waits_for_is_stalled_mid_copy);
     UNIT_ADD(s, a_receive_on_a_closed_channel_sleeps_while_a_send_from_before_is_stalled);
+    UNIT_ADD(s, a_select_waiting_out_a_stalled_send_on_a_closed_channel_holds_no_lock);
     return unit_run(s);
 }
