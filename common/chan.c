@@ -968,9 +968,12 @@ static void waiter_init(struct waiter *w)
 
 /* Queues every case, sleeps, dequeues what is left. Returns the case that
  * fired, or TIMED_OUT. *fills counts the times in a row this select has
- * found a slot it waits for claimed and not yet filled. */
+ * found a slot it waits for claimed and not yet filled. *blocked: the
+ * census was told this thread is blocked and not told otherwise since, as
+ * a nap ends (the caller tells it, once the select is done). */
 static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t deadline,
-                 enum tl_state state, const char *file, int line, int *err, int *fills)
+                 enum tl_state state, const char *file, int line, int *err, int *fills,
+                 bool *blocked)
 {
     struct waiter w;
     waiter_init(&w);
@@ -1012,7 +1015,8 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
      * count just before this thread counted, and its slot's store had not
      * yet reached this CPU (which a yield would have seen). */
     *fills = filling ? *fills + 1 : 0;
-    if (*fills > FILL_YIELDS) {
+    bool nap = *fills > FILL_YIELDS;
+    if (nap) {
         filling = false;
         int doublings = *fills - FILL_YIELDS - 1 < 6 ? *fills - FILL_YIELDS - 1 : 6;
         int64_t nap = tl_now_ms() + ((int64_t)1 << doublings);
@@ -1027,9 +1031,14 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
         sched_yield();
 
     if (!again) {
-        tl_block(state, file, line, cases, n, deadline);
+        /* Blocked once for a run of naps, so that the census's "blocked
+         * for" and the trace's events count from the first. */
+        if (!*blocked)
+            tl_block(state, file, line, cases, n, deadline);
         park(&w, sc, wake);
-        tl_unblock();
+        *blocked = nap && atomic_load_explicit(&w.fired, memory_order_relaxed) == TIMED_OUT;
+        if (!*blocked)
+            tl_unblock();
     }
 
     /* The case that fired was dequeued by whoever fired it, so its channel
@@ -1180,6 +1189,7 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
     if (scratch_init(&sc, cases, n) < 0)
         return -1;
     int err = 0, chosen, fills = 0, fill_waits = 0;
+    bool blocked = false; /* across naps: block() */
     for (;;) {
         bool due, coming;
         lock_all(&sc);
@@ -1205,12 +1215,14 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
             err = ETIMEDOUT;
             break;
         }
-        chosen = block(&sc, cases, n, deadline, state, file, line, &err, &fills);
+        chosen = block(&sc, cases, n, deadline, state, file, line, &err, &fills, &blocked);
         if (chosen >= 0)
             break;
         /* Timed out: either the deadline passed or a channel's wake came due;
          * the next poll tells which. */
     }
+    if (blocked)
+        tl_unblock();
     scratch_free(&sc);
     if (err == EPIPE)
         tl_go_panic("send on closed channel", file, line);

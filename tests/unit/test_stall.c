@@ -22,6 +22,7 @@
 
 #include "chan.h"
 #include "clock.h"
+#include "census.h"
 #include "context.h"
 #include "go.h"
 #include "unit.h"
@@ -124,6 +125,33 @@ static void receive_and_check(void *arg)
     chan_send(p->done, &same);
 }
 
+/* The longest the census has seen a thread named receiver blocked in
+ * chan_recv, in ms (its dump's tenths of a second), or -1. */
+static int receiver_blocked_ms(void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    census_dump(f);
+    fclose(f);
+    int most = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *at = strstr(line, ", blocked ");
+        double from, to;
+        if (strstr(line, " receiver ") && strstr(line, " chan_recv ") && at &&
+            sscanf(at, ", blocked %lfs..%lfs", &from, &to) == 2 && to * 1000 > most)
+            most = (int)(to * 1000 + 0.5);
+    }
+    free(text);
+    return most;
+}
+
+static int blocked_300_ms(void *arg)
+{
+    (void)arg;
+    return receiver_blocked_ms() >= 300;
+}
+
 START_TEST(a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy)
 {
     stall_setup();
@@ -136,7 +164,14 @@ START_TEST(a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy)
      * receiver that polled again and again for the claimed slot never is. */
     ck_assert_msg(unit_blocked(1, "receiver", "chan_recv"),
                   "the receiver never went to sleep while the send it waits for was stalled");
-    let_go();
+    /* It naps (nobody may wake it), and is blocked from its first nap on. */
+    int ms = 2000 * unit_slowdown();
+    bool long_enough = unit_eventually(blocked_300_ms, NULL, ms);
+    int seen = receiver_blocked_ms();
+    let_go(); /* before any assertion can fail: the threads must end */
+    ck_assert_msg(long_enough, "in %d ms, the census never showed the receiver blocked for 0.3 s "
+                               "(last seen: %s%.1f s; does it restart at each nap?)", ms,
+                  seen < 0 ? "not blocked, " : "", seen < 0 ? 0.0 : seen / 1000.0);
     for (int i = 0; i < 2; i++)
         ck_assert_msg(done_within(p.done) == 1,
                       "the stalled send, once its copy ended, did not reach its sleeping "
