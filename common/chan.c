@@ -430,7 +430,9 @@ enum { FILL_YIELDS = 4 };
 /* One wait of a receive on a closed ring for a send from before the close
  * that is still filling its slot (it needs no lock to finish). Nobody wakes
  * a thread here when the slot is filled, so after FILL_YIELDS yields its
- * naps are short: 50 us, doubling up to 1 ms. tries: the waits before. */
+ * naps are short: 50 us, doubling up to 1 ms. tries: the waits before,
+ * counted up to FILL_WAITS (from there on, every nap is 1 ms). */
+enum { FILL_WAITS = FILL_YIELDS + 5 };
 static void wait_for_fill(int tries)
 {
     if (tries < FILL_YIELDS) {
@@ -443,18 +445,6 @@ static void wait_for_fill(int tries)
     nanosleep(&nap, NULL);
 }
 
-/* A receive on a closed ring, with no lock held: the next value, waited
- * for if its send is still filling it, so that a closed channel is always
- * ready, as in Go. False once it is drained. */
-static bool ring_pop_closed(tl_chan_t *ch, void *val)
-{
-    for (int tries = 0; !ring_pop(ch, val); tries++) {
-        if (ring_drained(ch))
-            return false;
-        wait_for_fill(tries);
-    }
-    return true;
-}
 
 /* With ch locked: hands the ring's values to the receivers queued, oldest
  * first, and the senders' values to the ring's free slots, as Go's channel
@@ -808,7 +798,8 @@ static void unlock_all(struct scratch *sc)
 }
 
 /* Pass 1: the first ready case in poll order, done now; -1 if none is ready.
- * *due is set when a channel's wake has come due instead. */
+ * *due is set when a channel's wake has come due instead, *coming when a
+ * closed channel's value is still being copied in (try_recv). */
 static int poll_cases(struct scratch *sc, struct tl_chan_case *cases, int n, bool *due,
                       bool *coming, int *err)
 {
@@ -1019,9 +1010,9 @@ static int block(struct scratch *sc, struct tl_chan_case *cases, int n, int64_t 
     if (nap) {
         filling = false;
         int doublings = *fills - FILL_YIELDS - 1 < 6 ? *fills - FILL_YIELDS - 1 : 6;
-        int64_t nap = tl_now_ms() + ((int64_t)1 << doublings);
-        if (wake < 0 || nap < wake)
-            wake = nap;
+        int64_t until = tl_now_ms() + ((int64_t)1 << doublings);
+        if (wake < 0 || until < wake)
+            wake = until;
     }
     bool again = ready || filling;
     if (again) /* nobody can have claimed it: every channel is still locked */
@@ -1117,7 +1108,9 @@ static bool look_at_rings(const struct tl_chan_case *cases, int n)
 
 /* One pass over the cases in the poll's random order, without a lock:
  * the index of the case done, or -1. A closed channel is ready, as in Go:
- * a receive gets what is left, then the zero value; a send panics. */
+ * a receive gets what is left, then the zero value; a send panics. (A
+ * value sent before the close and still being copied in: -1, and the slow
+ * path waits for it, blocked to the census.) */
 static int fast_poll(struct tl_chan_case *cases, int n, const int *order, const char *file,
                      int line)
 {
@@ -1133,11 +1126,11 @@ static int fast_poll(struct tl_chan_case *cases, int n, const int *order, const 
                 fast_wake(c->ch, &c->ch->recvq);
                 return order[k];
             }
-        } else if (ring_pop(c->ch, c->val) || (ring_closed(c->ch) && ring_pop_closed(c->ch, c->val))) {
+        } else if (ring_pop(c->ch, c->val)) {
             c->ok = true;
             fast_wake(c->ch, &c->ch->sendq);
             return order[k];
-        } else if (ring_closed(c->ch)) {
+        } else if (ring_drained(c->ch)) {
             tl_race_acquire(&c->ch->ring_closed);
             if (c->val)
                 memset(c->val, 0, c->ch->elem_size);
@@ -1205,9 +1198,18 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
                 run_due_wake(sc.locks[i]);
             continue;
         }
-        if (coming) { /* a closed channel is ready: its value is on its way */
+        /* A closed channel is ready, as in Go, where its value would be in
+         * already: it wins over the deadline. After a few yields the thread
+         * naps, and is blocked to the census, as block()'s naps are. */
+        if (coming) {
             unlock_all(&sc);
-            wait_for_fill(fill_waits++);
+            if (fill_waits >= FILL_YIELDS && !blocked) {
+                tl_block(state, file, line, cases, n, deadline);
+                blocked = true;
+            }
+            wait_for_fill(fill_waits);
+            if (fill_waits < FILL_WAITS)
+                fill_waits++;
             continue;
         }
         if (deadline >= 0 && tl_now_ms() >= deadline) {
@@ -1218,8 +1220,8 @@ static int select_impl(struct tl_chan_case *cases, int n, int64_t deadline,
         chosen = block(&sc, cases, n, deadline, state, file, line, &err, &fills, &blocked);
         if (chosen >= 0)
             break;
-        /* Timed out: either the deadline passed or a channel's wake came due;
-         * the next poll tells which. */
+        /* Timed out (the deadline passed, a channel's wake came due or a
+         * nap ended), or to poll again: the next poll tells which. */
     }
     if (blocked)
         tl_unblock();
@@ -1326,12 +1328,10 @@ bool tl_chan_offer(tl_chan_t *ch, const void *val)
 
 bool tl_chan_take(tl_chan_t *ch, void *val)
 {
-    bool ok = false, coming = false;
+    bool ok = false, coming = false; /* a value still being copied in is not there yet */
     pthread_mutex_lock(&ch->mu);
     bool got = try_recv(ch, val, &ok, &coming) && ok;
     pthread_mutex_unlock(&ch->mu);
-    if (coming)
-        got = ring_pop_closed(ch, val);
     flush_wakes();
     return got;
 }

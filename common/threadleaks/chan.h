@@ -124,7 +124,9 @@ static inline struct tl_chan_case tl_chan_recv_case(tl_chan_t *ch, void *val)
  * when no case is ready, return at once. When the deadline passes, returns -1
  * with errno ETIMEDOUT (EINVAL for a negative n, ENOMEM if the cases need
  * memory there is not); a chosen case leaves errno alone. A send case on a
- * closed channel panics, as in Go. */
+ * closed channel panics, as in Go. A receive case on a closed channel is
+ * ready, as in Go, even while a send from before the close is still copying
+ * its value in: the select waits for that copy, deadline or not. */
 #define tl_chan_select(cases, n, deadline) \
     tl_chan_select_at((cases), (n), (deadline), __FILE__, __LINE__)
 int tl_chan_select_at(struct tl_chan_case *cases, int n, int64_t deadline,
