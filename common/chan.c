@@ -445,7 +445,6 @@ static void wait_for_fill(int tries)
     nanosleep(&nap, NULL);
 }
 
-
 /* With ch locked: hands the ring's values to the receivers queued, oldest
  * first, and the senders' values to the ring's free slots, as Go's channel
  * hands values over directly, until one side has nothing for the other.
