@@ -22,7 +22,6 @@
 
 #include "chan.h"
 #include "clock.h"
-#include "census.h"
 #include "context.h"
 #include "go.h"
 #include "unit.h"
@@ -125,32 +124,10 @@ static void receive_and_check(void *arg)
     chan_send(p->done, &same);
 }
 
-/* The longest the census has seen a thread named receiver blocked in
- * chan_recv, in ms (its dump's tenths of a second, at time scale 1 as
- * here), or -1. */
-static int receiver_blocked_ms(void)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    census_dump(f);
-    fclose(f);
-    int most = -1;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        const char *at = strstr(line, ", blocked ");
-        double from, to;
-        if (strstr(line, " receiver ") && strstr(line, " chan_recv ") && at &&
-            sscanf(at, ", blocked %lfs..%lfs", &from, &to) == 2 && to * 1000 > most)
-            most = (int)(to * 1000 + 0.5);
-    }
-    free(text);
-    return most;
-}
-
 static int blocked_300_ms(void *arg)
 {
     (void)arg;
-    return receiver_blocked_ms() >= 300;
+    return unit_census_blocked_ms("receiver", "chan_recv") >= 300;
 }
 
 START_TEST(a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy)
@@ -169,7 +146,7 @@ START_TEST(a_receiver_sleeps_while_the_send_it_waits_for_is_stalled_mid_copy)
      * is blocked from its first nap on, not again at each. */
     int ms = 2000 * unit_slowdown();
     bool long_enough = unit_eventually(blocked_300_ms, NULL, ms);
-    int seen = receiver_blocked_ms();
+    int seen = unit_census_blocked_ms("receiver", "chan_recv");
     let_go(); /* before any assertion can fail: the threads must end */
     if (seen < 0)
         ck_assert_msg(long_enough, "in %d ms, the census never showed the receiver blocked for "
@@ -260,14 +237,6 @@ static void receive_timed(void *arg)
     chan_send(t->done, &(int){ 1 });
 }
 
-static void send_region_timed(void *arg)
-{
-    struct timed *t = arg;
-    take_faults();
-    chan_send(t->ch, region);
-    chan_send(t->done, &(int){ 1 });
-}
-
 static int is_receiving(void *arg)
 {
     return atomic_load(&((struct timed *)arg)->receiving);
@@ -277,7 +246,8 @@ START_TEST(a_receive_on_a_closed_channel_sleeps_while_a_send_from_before_is_stal
 {
     stall_setup();
     struct timed t = { .ch = chan_make(2 * page, 4), .done = chan_make(sizeof(int), 2) };
-    ck_assert_int_eq(go("sender", send_region_timed, &t), 0);
+    struct pair p = { t.ch, t.done };
+    ck_assert_int_eq(go("sender", send_region, &p), 0);
     ck_assert_msg(unit_eventually(is_stalled, NULL, 2000), "the send's copy never stalled");
     chan_close(t.ch); /* the send claimed its slot before: its value is in */
     ck_assert_int_eq(go("receiver", receive_timed, &t), 0);

@@ -62,13 +62,20 @@ int unit_eventually(int (*pred)(void *arg), void *arg, int64_t ms)
     return ok;
 }
 
-int unit_census_count(const char *name, const char *state, bool leaked)
+/* The census's dump as a string, which the caller frees. */
+static char *census_text(void)
 {
     char *text = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&text, &size);
     census_dump(f);
     fclose(f);
+    return text;
+}
+
+int unit_census_count(const char *name, const char *state, bool leaked)
+{
+    char *text = census_text();
     int total = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         int count;
@@ -79,6 +86,24 @@ int unit_census_count(const char *name, const char *state, bool leaked)
     }
     free(text);
     return total;
+}
+
+int unit_census_blocked_ms(const char *name, const char *state)
+{
+    char *text = census_text();
+    int most = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int count;
+        char n[32], st[32];
+        double from, to;
+        const char *at = strstr(line, ", blocked ");
+        if (sscanf(line, "%d %31s %31s", &count, n, st) == 3 && strcmp(n, name) == 0 &&
+            strcmp(st, state) == 0 && at && sscanf(at, ", blocked %lfs..%lfs", &from, &to) == 2 &&
+            (int)(to * 1000 + 0.5) > most)
+            most = (int)(to * 1000 + 0.5);
+    }
+    free(text);
+    return most;
 }
 
 struct blocked {

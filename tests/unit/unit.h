@@ -27,6 +27,11 @@ int unit_eventually(int (*pred)(void *arg), void *arg, int64_t ms);
  * up; with leaked set, only the groups marked leaked. */
 int unit_census_count(const char *name, const char *state, bool leaked);
 
+/* The longest the census shows a thread named name blocked in state, in ms
+ * (its dump's tenths of a second, in the story's time at another time
+ * scale), or -1 if none is. */
+int unit_census_blocked_ms(const char *name, const char *state);
+
 /* How much slower than a plain build this one runs: TEST_SLOWDOWN from the
  * build (1, or 4 under a sanitizer, which slows every thread start and exit
  * by an order of magnitude). Time bounds on what a server does are
